@@ -1,0 +1,167 @@
+"""The IR: immutable, hash-consed nodes `(op, dtype, shape, srcs, arg)`.
+
+Building a node with the same five fields as a live node returns that node, so common
+subexpressions merge as the graph is built and `node.key` (a stable structural hash) names a
+subgraph. The user's source line rides beside a node (`node.loc`), never in its identity.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import sys
+import weakref
+from typing import Any, Iterable
+
+from .dtypes import DType
+
+# Frames in these folders are the library's own; the first frame outside them is the user's line.
+# In a source checkout the three packages are siblings; installed, compiler/ and runtime/ sit
+# inside lazytensor/.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PARENT = os.path.dirname(_HERE)
+_LIBRARY_DIRS = tuple(p + os.sep for p in (
+    _HERE, os.path.join(_PARENT, "lazytensor"), os.path.join(_PARENT, "runtime"),
+    *([_PARENT] if os.path.basename(_PARENT) == "lazytensor" else [])))
+
+
+def user_location() -> tuple[str, int] | None:
+    """(filename, line) of the innermost frame outside lazytensor: where the user called us."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return (frame.f_code.co_filename, frame.f_lineno)
+
+
+def format_location(loc: tuple[str, int] | None) -> str:
+    """'file.py:12' for a source location, '<unknown>' without one."""
+    if loc is None:
+        return "<unknown>"
+    return f"{loc[0]}:{loc[1]}"
+
+
+class Buffer:
+    """A handle on storage: what a BUFFER node reads. The runtime fills `data`.
+
+    Identity is the handle itself (two buffers are never merged); `uid` names it in the IR text.
+    """
+
+    __slots__ = ("uid", "dtype", "size", "device", "data", "shared", "__weakref__")
+    _uids = itertools.count()
+    live: "weakref.WeakValueDictionary[int, Buffer]" = weakref.WeakValueDictionary()
+
+    def __init__(self, dtype: DType, size: int, device: str = "cpu", data: Any = None,
+                 uid: int | None = None):
+        self.uid = next(Buffer._uids) if uid is None else uid
+        self.dtype = dtype
+        self.size = size
+        self.device = device
+        self.data = data
+        self.shared = False  # True once the storage is visible outside (numpy): writes go at once
+        Buffer.live[self.uid] = self
+
+    def __repr__(self) -> str:
+        return f"Buffer(#{self.uid}, {self.dtype.short}[{self.size}], {self.device})"
+
+
+class Node:
+    """One IR value. Build nodes with `node(...)`, never with `Node(...)`, so they hash-cons."""
+
+    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "loc", "_key", "__weakref__")
+
+    def __init__(self, op, dtype: DType, shape: tuple, srcs: tuple, arg: Any, loc):
+        self.op = op
+        self.dtype = dtype
+        self.shape = shape
+        self.srcs = srcs
+        self.arg = arg
+        self.loc = loc
+        self._key = None
+
+    @property
+    def key(self) -> str:
+        """A stable structural hash of the subgraph rooted here (hex digest)."""
+        if self._key is None:
+            for n in toposort([self]):
+                if n._key is None:
+                    h = hashlib.sha256(repr((n.op.name, n.dtype.name, n.shape, _arg_key(n.arg),
+                                             tuple(s._key for s in n.srcs))).encode())
+                    n._key = h.hexdigest()[:32]
+        return self._key
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name} {self.dtype.short}{list(self.shape)} at {format_location(self.loc)}>"
+
+
+def _arg_key(arg):
+    if isinstance(arg, Buffer):
+        return ("buffer", arg.uid)
+    if isinstance(arg, DType):
+        return ("dtype", arg.name)
+    if isinstance(arg, float):
+        return ("float", arg.hex())  # keeps -0.0, nan and inf distinct and stable
+    return arg
+
+
+# The hash-consing table. Weak values: a node lives as long as something (a tensor, a consumer
+# node, a pass) holds it, so graphs that nobody can reach are freed.
+_table: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+
+
+def _const_key(arg):
+    # 1, 1.0 and True are equal in Python but are different constants to the IR.
+    if isinstance(arg, float):
+        return ("f", arg.hex())
+    return (type(arg).__name__, arg)
+
+
+def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=None) -> Node:
+    """The node with these fields: an existing live one, or a new one made here."""
+    key = (op, dtype, shape, srcs, _const_key(arg) if op.name == "CONST" else arg)
+    n = _table.get(key)
+    if n is None:
+        n = Node(op, dtype, shape, srcs, arg, loc or user_location())
+        _table[key] = n
+    return n
+
+
+def toposort(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from `roots`, sources before users (iterative: graphs can be deep)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if expanded:
+                order.append(n)
+                continue
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            stack.append((n, True))
+            for s in reversed(n.srcs):
+                if id(s) not in seen:
+                    stack.append((s, False))
+    return order
+
+
+def live_node_count() -> int:
+    """How many nodes are alive now (the hash-consing table's size)."""
+    return len(_table)
+
+
+class IRError(Exception):
+    """An IR graph breaks a rule (bad shape, dtype or argument for an op)."""

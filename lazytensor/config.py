@@ -1,0 +1,64 @@
+"""The one registry of debugging and tuning knobs: environment variables, also settable in code.
+
+`lt.config.set(EAGER=True)` or `LT_EAGER=1` in the environment; `lt.config.get("EAGER")`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One knob: its name (without the LT_ prefix), type, default and meaning."""
+    name: str
+    type: type
+    default: Any
+    doc: str
+
+
+KNOBS = {k.name: k for k in (
+    Knob("DEBUG", int, 0, "0..5: kernel timings, schedule, IR, LLVM IR / CUDA C, assembly"),
+    Knob("LOG", str, "", "comma-separated log topics, e.g. 'fusion'"),
+    Knob("EAGER", bool, False, "flush after every op (bisects a lazy-only bug)"),
+    Knob("BACKEND", str, "numpy", "the backend that runs flushed graphs: numpy"),
+    Knob("CACHE_DIR", str, os.path.join(os.path.expanduser("~"), ".cache", "lazytensor"),
+         "where compiled kernels are cached"),
+    Knob("NOCACHE", bool, False, "don't read or write the kernel cache"),
+    Knob("CHECK", bool, False, "run the IR verifier between passes"),
+    Knob("PRINT_AFTER", str, "", "dump the IR after this pass ('all' for every pass)"),
+    Knob("MAX_PENDING", int, 20000, "flush by itself once this many ops are pending"),
+)}
+
+_values: dict[str, Any] = {}
+
+
+def _parse(knob: Knob, text: str) -> Any:
+    if knob.type is bool:
+        return text.strip().lower() not in ("", "0", "false", "no", "off")
+    return knob.type(text)
+
+
+def get(name: str) -> Any:
+    """The knob's value: set in code, else from LT_<name>, else its default."""
+    if name in _values:
+        return _values[name]
+    knob = KNOBS[name]
+    env = os.environ.get("LT_" + name)
+    value = knob.default if env is None else _parse(knob, env)
+    _values[name] = value
+    return value
+
+
+def set(**values: Any) -> None:  # noqa: A001 - the natural name for a settings API
+    """Set knobs in code: `set(EAGER=True, MAX_PENDING=1000)`."""
+    for name, value in values.items():
+        if name not in KNOBS:
+            raise KeyError(f"unknown knob {name!r}; knobs: {', '.join(KNOBS)}")
+        _values[name] = KNOBS[name].type(value)
+
+
+def reset() -> None:
+    """Forget values set in code and re-read the environment."""
+    _values.clear()

@@ -1,0 +1,110 @@
+"""Flushing: turning pending graphs into stored values.
+
+A *base* tensor owns storage; views read it through movement ops (views.py). A base is pending
+while its node is anything but a read of its own buffer. `realize` runs the pending graphs of the
+bases asked for on the backend, writes each result into the base's storage (the same storage
+when the base had one: in-place updates reach numpy arrays that share it) and rebinds the base to
+a read of that storage, so graphs never grow without bound.
+
+Writes into existing storage are ordered after every read of the old contents: when a flush
+writes into a buffer, every live pending tensor is computed in the same flush, before the writes.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from lazytensor import config
+from lazytensor.compiler.ir import Buffer, Node
+from lazytensor.compiler.ops import Op, make
+
+_pending: list = []  # weak references to bases that may be pending
+_ops_since_flush = 0
+
+
+def storage_node(buffer: Buffer, shape: tuple) -> Node:
+    """The node that reads `buffer` as a contiguous tensor of `shape`."""
+    n = make(Op.BUFFER, arg=buffer)
+    return n if shape == n.shape else make(Op.RESHAPE, (n,), shape)
+
+
+def is_realized(base) -> bool:
+    """True when the base's node is a plain read of its own buffer."""
+    buf = base._buffer
+    if buf is None:
+        return False
+    n = base._node
+    if n.op is Op.RESHAPE:
+        n = n.srcs[0]
+    return n.op is Op.BUFFER and n.arg is buf
+
+
+def note_pending(base) -> None:
+    """Record a base whose node changed; flush everything once too much is pending."""
+    global _ops_since_flush
+    _pending.append(weakref.ref(base))
+    _ops_since_flush += 1
+    if config.get("EAGER"):
+        realize([base])
+    elif _ops_since_flush > config.get("MAX_PENDING"):
+        realize_all()
+
+
+def live_pending() -> list:
+    """The bases alive now whose values are not stored yet."""
+    out, seen = [], set()
+    for ref in _pending:
+        t = ref()
+        if t is not None and id(t) not in seen and not is_realized(t):
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
+def realize_all() -> None:
+    """Flush every live pending tensor."""
+    realize(live_pending())
+
+
+def realize(tensors) -> None:
+    """Store the values of `tensors` (bases or views: a view's base is realized)."""
+    global _ops_since_flush
+    bases, seen = [], set()
+    for t in tensors:
+        b = t._base if t._base is not None else t
+        if id(b) not in seen and not is_realized(b):
+            seen.add(id(b))
+            bases.append(b)
+    if not bases:
+        return
+    if any(b._buffer is not None for b in bases):
+        # Some result overwrites storage that pending graphs may still read: compute them all now.
+        for t in live_pending():
+            if id(t) not in seen:
+                seen.add(id(t))
+                bases.append(t)
+    from lazytensor.runtime import backends
+    results = backends.current().run([b._node for b in bases])
+    writes = any(b._buffer is not None for b in bases)
+    adopted: set[int] = set()
+    for b, value in zip(bases, results):
+        # equal graphs give one array: only the first base may keep it
+        _store(b, value, must_copy=writes or id(value) in adopted)
+        adopted.add(id(value))
+    for b in bases:
+        b._node = storage_node(b._buffer, b._node.shape)
+    # forget dead and realized entries
+    _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
+    _ops_since_flush = len(_pending)
+
+
+def _store(base, value: np.ndarray, must_copy: bool) -> None:
+    flat = value.reshape(-1) if value.flags.c_contiguous else None
+    if base._buffer is not None:
+        np.copyto(base._buffer.data.reshape(value.shape), value, casting="unsafe")
+        return
+    # Keep the result itself as storage when nothing else can see it; otherwise copy.
+    owns = flat is not None and value.base is None and value.flags.owndata and value.flags.writeable
+    data = flat if owns and not must_copy else np.array(value, order="C", copy=True).reshape(-1)
+    base._buffer = Buffer(base._node.dtype, data.size, "cpu", data)

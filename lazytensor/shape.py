@@ -1,0 +1,346 @@
+"""Shape and movement ops that return views: reshape, view, permute, transpose, squeeze, expand...
+
+A view shares its base's storage (views.py): writes through it reach the base and every other
+view. Where PyTorch copies (reshape of a non-viewable layout, contiguous, clone) the result is a
+new base instead.
+"""
+from __future__ import annotations
+
+from lazytensor import views
+from lazytensor.compiler.ops import Op, make
+from lazytensor.tensor import Tensor, make_view, normalize_dim, wrap
+
+__all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint", "squeeze", "unsqueeze",
+           "flatten", "unflatten", "movedim", "moveaxis", "narrow", "select", "diagonal", "clone",
+           "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "ravel"]
+
+
+def _shape_args(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(d) for d in shape)
+
+
+def infer_shape(shape: tuple, numel: int) -> tuple:
+    """`shape` with its one -1 filled in; RuntimeError like PyTorch's when it can't fit."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for d in shape:
+        if d != -1:
+            if d < 0:
+                raise RuntimeError(f"invalid shape dimension {d}")
+            known *= d
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if d == -1 else d for d in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+def view(input: Tensor, *shape) -> Tensor:
+    """The same storage seen with a new shape; RuntimeError where strides can't express it."""
+    from lazytensor.compiler import dtypes as dt
+    if len(shape) == 1 and isinstance(shape[0], dt.DType):
+        return view_dtype(input, shape[0])
+    new = infer_shape(_shape_args(shape), input.numel())
+    old_shape, strides, _ = input._strided()
+    if views.reshape_strides(old_shape, strides, new) is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return make_view(input, ((Op.RESHAPE, new),))
+
+
+def view_dtype(input: Tensor, dtype) -> Tensor:
+    """Reinterpret the bytes as another dtype of the same size (flushes; a copy of the bits)."""
+    if dtype.itemsize != input.dtype.itemsize:
+        raise RuntimeError("view(dtype) needs dtypes of the same size here")
+    from lazytensor.creation import from_numpy
+    return from_numpy(input.contiguous().numpy(force=True).view(dtype.np_dtype))
+
+
+def reshape(input: Tensor, *shape) -> Tensor:
+    """A view with the new shape when strides allow, else a copy (as PyTorch)."""
+    new = infer_shape(_shape_args(shape), input.numel())
+    if new == tuple(input.shape):
+        return make_view(input, ())
+    old_shape, strides, _ = input._strided()
+    if views.reshape_strides(old_shape, strides, new) is not None:
+        return make_view(input, ((Op.RESHAPE, new),))
+    return wrap(make(Op.RESHAPE, (input.node,), new))
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """view(other.shape)."""
+    return view(input, tuple(other.shape))
+
+
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    """reshape(other.shape)."""
+    return reshape(input, tuple(other.shape))
+
+
+def permute(input: Tensor, *dims) -> Tensor:
+    """A view with the dimensions reordered."""
+    dims = _shape_args(dims)
+    n = input.ndim
+    if len(dims) != n:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {n} is not equal "
+                           f"to len(dims) = {len(dims)}")
+    order = tuple(normalize_dim(d, n) for d in dims)
+    if len(set(order)) != n:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    if order == tuple(range(n)):
+        return make_view(input, ())
+    return make_view(input, ((Op.PERMUTE, order),))
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """A view with two dimensions swapped."""
+    n = input.ndim
+    if n == 0:
+        normalize_dim(dim0, 0), normalize_dim(dim1, 0)
+        return make_view(input, ())
+    a, b = normalize_dim(dim0, n), normalize_dim(dim1, n)
+    order = list(range(n))
+    order[a], order[b] = order[b], order[a]
+    return permute(input, order)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose of a matrix (0-d and 1-d tensors are returned as they are)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input.ndim == 2 else make_view(input, ())
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """Swap the last two dimensions."""
+    return transpose(input, -2, -1)
+
+
+def _T(input: Tensor) -> Tensor:
+    if input.ndim not in (0, 2):
+        # PyTorch deprecates .T beyond 2-d but still reverses the dims
+        return permute(input, tuple(range(input.ndim - 1, -1, -1)))
+    return t(input)
+
+
+def _mT(input: Tensor) -> Tensor:
+    if input.ndim < 2:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    return transpose(input, -2, -1)
+
+
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    """A view without size-1 dimensions (all of them, or those in `dim`)."""
+    shape = tuple(input.shape)
+    if dim is None:
+        dims = {i for i, d in enumerate(shape) if d == 1}
+    else:
+        dims = {normalize_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        dims = {d for d in dims if d < len(shape) and shape[d] == 1}
+    new = tuple(d for i, d in enumerate(shape) if i not in dims)
+    return make_view(input, ((Op.RESHAPE, new),) if new != shape else ())
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """A view with a size-1 dimension inserted at `dim`."""
+    n = input.ndim + 1
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    d = dim + n if dim < 0 else dim
+    shape = tuple(input.shape)
+    return make_view(input, ((Op.RESHAPE, shape[:d] + (1,) + shape[d:]),))
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dimensions start_dim..end_dim merged into one (a view when strides allow)."""
+    shape = tuple(input.shape)
+    if not shape:
+        return reshape(input, (1,))
+    a, b = normalize_dim(start_dim, len(shape)), normalize_dim(end_dim, len(shape))
+    if a > b:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    merged = 1
+    for d in shape[a:b + 1]:
+        merged *= d
+    return reshape(input, shape[:a] + (merged,) + shape[b + 1:])
+
+
+def ravel(input: Tensor) -> Tensor:
+    """The elements as one dimension."""
+    return reshape(input, (-1,))
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Dimension `dim` split into `sizes` (a view)."""
+    shape = tuple(input.shape)
+    d = normalize_dim(dim, len(shape))
+    sizes = tuple(sizes)
+    sizes = infer_shape(sizes, shape[d]) if -1 in sizes else sizes
+    total = 1
+    for s in sizes:
+        total *= s
+    if total != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({shape[d]}) in the input tensor")
+    return view(input, shape[:d] + sizes + shape[d + 1:])
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Dimensions moved from `source` to `destination` positions (a view)."""
+    n = input.ndim
+    src = [normalize_dim(d, n) for d in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [normalize_dim(d, n) for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    if len(src) != len(dst):
+        raise RuntimeError("movedim: Invalid source or destination dims")
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(d for d in range(n) if d not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+def expand(input: Tensor, *sizes) -> Tensor:
+    """A view with size-1 dimensions repeated to `sizes` (-1 keeps a size), without copying."""
+    sizes = _shape_args(sizes)
+    shape = tuple(input.shape)
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand({input.dtype.name}{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+                           f"tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    full = (1,) * lead + shape
+    new = []
+    for i, (old, want) in enumerate(zip(full, sizes)):
+        if want == -1:
+            if i < lead:
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                                   f"non-existing dimension {i}")
+            want = old
+        if old != want and old != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({old}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(shape)}")
+        new.append(want)
+    new = tuple(new)
+    vops = []
+    if lead:
+        vops.append((Op.RESHAPE, full))
+    if new != full:
+        vops.append((Op.EXPAND, new))
+    return make_view(input, tuple(vops))
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """expand(other.shape)."""
+    return expand(input, tuple(other.shape))
+
+
+def broadcast_to(input: Tensor, shape) -> Tensor:
+    """expand(shape)."""
+    return expand(input, tuple(shape))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """A view of `length` elements of `dim` from `start`."""
+    shape = tuple(input.shape)
+    d = normalize_dim(dim, len(shape))
+    if isinstance(start, Tensor):
+        start = int(start.item())
+    if start < 0:
+        start += shape[d]
+    if not 0 <= start <= shape[d] or length < 0 or start + length > shape[d]:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({shape[d]}).")
+    return make_view(input, views.slice_vops(shape, d, start, start + length, 1))
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """A view of one index of `dim`, without that dimension."""
+    shape = tuple(input.shape)
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = normalize_dim(dim, len(shape))
+    if not -shape[d] <= index < shape[d]:
+        raise IndexError(f"index {index} is out of bounds for dimension {d} with size {shape[d]}")
+    i = index + shape[d] if index < 0 else index
+    vops = views.slice_vops(shape, d, i, i + 1, 1) + ((Op.RESHAPE, shape[:d] + shape[d + 1:]),)
+    return make_view(input, vops)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of two dimensions, as a view (moved to the last dimension)."""
+    n = input.ndim
+    a, b = normalize_dim(dim1, n), normalize_dim(dim2, n)
+    if a == b:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = movedim(input, (a, b), (n - 2, n - 1))
+    rows, cols = x.shape[-2], x.shape[-1]
+    if offset >= 0:
+        length = max(0, min(rows, cols - offset))
+        x = narrow(narrow(x, -1, min(offset, cols), length), -2, 0, length)
+    else:
+        length = max(0, min(rows + offset, cols))
+        x = narrow(narrow(x, -2, min(-offset, rows), length), -1, 0, length)
+    # the diagonal of a square block: flatten it and take every (length + 1)-th element
+    lead = tuple(x.shape[:-2])
+    if length == 0:
+        return reshape(x, lead + (0,))
+    flat = reshape(x, lead + (length * length,))
+    from lazytensor import indexing
+    return indexing.slice_dim(flat, -1, 0, length * length, length + 1)
+
+
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """A copy with its own storage."""
+    return wrap(input.node)
+
+
+def contiguous(input: Tensor, memory_format=None) -> Tensor:
+    """The tensor itself when row-major, else a row-major copy."""
+    if input.is_contiguous():
+        return input
+    return wrap(make(Op.CONTIGUOUS, (input.node,)))
+
+
+def atleast_1d(input: Tensor) -> Tensor:
+    """A 0-d tensor as 1-d; others unchanged."""
+    return reshape(input, (1,)) if input.ndim == 0 else input
+
+
+def atleast_2d(input: Tensor) -> Tensor:
+    """Tensors of fewer dims as 2-d."""
+    return reshape(input, (1,) * (2 - input.ndim) + tuple(input.shape)) if input.ndim < 2 else input
+
+
+def atleast_3d(input: Tensor) -> Tensor:
+    """Tensors of fewer dims as 3-d (as numpy.atleast_3d)."""
+    if input.ndim == 0:
+        return reshape(input, (1, 1, 1))
+    if input.ndim == 1:
+        return reshape(input, (1, input.shape[0], 1))
+    if input.ndim == 2:
+        return unsqueeze(input, -1)
+    return input
+
+
+for _f in (view, reshape, view_as, reshape_as, permute, transpose, t, adjoint, squeeze, unsqueeze, flatten,
+           ravel, unflatten, movedim, expand, expand_as, broadcast_to, narrow, select, diagonal, clone, contiguous):
+    setattr(Tensor, _f.__name__, _f)
+Tensor.swapaxes = Tensor.swapdims = transpose
+Tensor.moveaxis = movedim
+Tensor.T = property(_T, doc="Dimensions reversed (the transpose of a matrix).")
+Tensor.mT = property(_mT, doc="The last two dimensions swapped.")
+Tensor.H = property(_T, doc="The transpose (real tensors).")
+Tensor.mH = property(_mT, doc="The last two dimensions swapped (real tensors).")
