@@ -1,0 +1,49 @@
+"""Helpers for tests: compare lazytensor results with numpy and, where installed, PyTorch."""
+from __future__ import annotations
+
+import numpy as np
+
+import lazytensor as lt
+
+try:  # PyTorch is optional: comparisons against it run only where it is installed
+    import torch
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+FLOAT_TOL = {lt.float16: (1e-2, 1e-3), lt.bfloat16: (2e-2, 1e-2), lt.float32: (1e-5, 1e-6),
+             lt.float64: (1e-12, 1e-12)}
+
+
+def to_torch(x):
+    """A numpy array, Python value or lazytensor tensor as a torch tensor (same dtype)."""
+    if isinstance(x, lt.Tensor):
+        x = x.numpy(force=True)
+    if isinstance(x, np.ndarray):
+        if x.dtype.name == "bfloat16":
+            return torch.from_numpy(x.astype(np.float32)).to(torch.bfloat16)
+        return torch.from_numpy(np.ascontiguousarray(x).copy())
+    return x
+
+
+def torch_dtype(d: lt.dtype):
+    """The torch dtype of the same name."""
+    return getattr(torch, d.name)
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, equal_nan=True):
+    """`actual` (a lazytensor tensor) equals `expected` (numpy or torch): same shape, values within
+    the dtype's tolerance (integers and bools exactly)."""
+    a = actual.numpy(force=True) if isinstance(actual, lt.Tensor) else np.asarray(actual)
+    if torch is not None and isinstance(expected, torch.Tensor):
+        e = expected.detach()
+        e = (e.float() if e.dtype == torch.bfloat16 else e).numpy()
+    else:
+        e = np.asarray(expected)
+    assert a.shape == e.shape, f"shape {a.shape} != expected {e.shape}"
+    dtype = dtype or (actual.dtype if isinstance(actual, lt.Tensor) else None)
+    if dtype is not None and dtype.is_floating_point:
+        r, t = FLOAT_TOL[dtype]
+        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=rtol or r,
+                                   atol=atol if atol is not None else t, equal_nan=equal_nan)
+    else:
+        np.testing.assert_array_equal(a, e)
