@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover
     hnp = None
 
-MODULE_PATH = Path(__file__).resolve().parents[1] / "lazytensor" / "printing.py"
+MODULE_PATH = Path(__file__).resolve().parents[2] / "lazytensor" / "printing.py"
 
 
 def _load_printing():
