@@ -25,14 +25,21 @@ _LIBRARY_DIRS = tuple(p + os.sep for p in (
     *([_PARENT] if os.path.basename(_PARENT) == "lazytensor" else [])))
 
 
+_is_library_file: dict[str, bool] = {}
+
+
 def user_location() -> tuple[str, int] | None:
     """(filename, line) of the innermost frame outside lazytensor: where the user called us."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+    while frame is not None:
+        name = frame.f_code.co_filename
+        inside = _is_library_file.get(name)
+        if inside is None:
+            inside = _is_library_file[name] = name.startswith(_LIBRARY_DIRS)
+        if not inside:
+            return (name, frame.f_lineno)
         frame = frame.f_back
-    if frame is None:
-        return None
-    return (frame.f_code.co_filename, frame.f_lineno)
+    return None
 
 
 def format_location(loc: tuple[str, int] | None) -> str:
@@ -113,26 +120,45 @@ def _arg_key(arg):
     return arg
 
 
-# The hash-consing table. Weak values: a node lives as long as something (a tensor, a consumer
-# node, a pass) holds it, so graphs that nobody can reach are freed.
-_table: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+# The hash-consing table. It holds its nodes strongly (a weak table costs a Python-level callback
+# per node, the largest part of building one); `prune()` drops the nodes that nothing else holds,
+# and the runtime calls it after every flush.
+_table: dict[tuple, Node] = {}
 
 
-def _const_key(arg):
-    # 1, 1.0 and True are equal in Python but are different constants to the IR.
-    if isinstance(arg, float):
-        return ("f", arg.hex())
-    return (type(arg).__name__, arg)
+def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=None, ident=None) -> Node:
+    """The node with these fields: an existing one, or a new one made here.
 
-
-def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=None) -> Node:
-    """The node with these fields: an existing live one, or a new one made here."""
-    key = (op, dtype, shape, srcs, _const_key(arg) if op.name == "CONST" else arg)
+    An op's dtype and shape follow from its operands and argument, so a node with operands is
+    keyed by `(op, srcs, arg)`; a source by `(op, dtype, shape, arg)`. `ident` stands for `arg` in
+    that key where Python's equality is too coarse (CONST: 1 == 1.0 == True, -0.0 == 0.0).
+    """
+    a = arg if ident is None else ident
+    key = (op, srcs, a) if srcs else (op, dtype, shape, a)
     n = _table.get(key)
     if n is None:
         n = Node(op, dtype, shape, srcs, arg, loc or user_location())
         _table[key] = n
+    elif n.dtype is not dtype or n.shape != shape:
+        raise IRError(f"{op.name} over these operands is {n.dtype.short}{list(n.shape)}, "
+                      f"not {dtype.short}{list(shape)}")
     return n
+
+
+lookup = _table.get  # the fast path for builders that know an op's key: (op, srcs, arg)
+
+
+def prune() -> int:
+    """Forget nodes that only the table holds; returns how many are left.
+
+    Users are always inserted after their sources, so one pass from the newest entry frees whole
+    dead chains: dropping a user's key releases its sources before the loop reaches them.
+    """
+    for key in reversed(list(_table)):
+        # held by the table and by the getrefcount argument only (the list holds keys, not nodes)
+        if sys.getrefcount(_table[key]) <= 2:
+            del _table[key]
+    return len(_table)
 
 
 def toposort(roots: Iterable[Node]) -> list[Node]:
@@ -159,8 +185,8 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
 
 
 def live_node_count() -> int:
-    """How many nodes are alive now (the hash-consing table's size)."""
-    return len(_table)
+    """How many nodes are alive now (after pruning the ones nothing holds)."""
+    return prune()
 
 
 class IRError(Exception):

@@ -15,16 +15,19 @@ Conventions every backend follows:
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from . import dtypes as dt
-from .ir import IRError, Node, node
+from .ir import IRError, Node, lookup, node
 
 
 class Op(enum.Enum):
+    __hash__ = object.__hash__  # identity: Enum's default hashes the name in Python, on every lookup
+
     # sources
     BUFFER = enum.auto()
     CONST = enum.auto()
@@ -117,7 +120,7 @@ def _reduce_shape(shapes, axes):
 
 def _reshape_shape(shapes, new):
     (s,) = shapes
-    if int(np.prod(s, dtype=np.int64)) != int(np.prod(new, dtype=np.int64)) or any(d < 0 for d in new):
+    if math.prod(s) != math.prod(new) or any(d < 0 for d in new):
         raise IRError(f"reshape {s} -> {new} changes the element count")
     return tuple(new)
 
@@ -355,14 +358,22 @@ def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = Non
 
     Sources take `dtype` and `shape` (CONST's shape is always ()); every other op derives both.
     """
+    if srcs:
+        srcs = tuple(srcs)
+        n = lookup((op, srcs, arg))
+        if n is not None:  # built before: its rules were checked then
+            return n
     row = REGISTRY[op]
     if len(srcs) != row.arity:
         raise IRError(f"{op.name} takes {row.arity} operands, got {len(srcs)}")
+    if srcs:
+        shape = row.shape([s.shape for s in srcs], arg)
+        dtype = row.dtype([s.dtype for s in srcs], arg)
+        return node(op, dtype, shape, srcs, arg)
     if op is Op.BUFFER:
-        dtype, shape = arg.dtype, (arg.size,)
-    elif op is Op.CONST:
-        shape = ()
-    elif op is not Op.RAND:
-        shape = row.shape(tuple(s.shape for s in srcs), arg)
-        dtype = row.dtype(tuple(s.dtype for s in srcs), arg)
-    return node(op, dtype, tuple(shape), tuple(srcs), arg)
+        return node(op, arg.dtype, (arg.size,), (), arg)
+    if op is Op.CONST:
+        # 1, 1.0 and True are equal in Python but are different constants; -0.0 and nan need bits
+        ident = ("f", arg.hex()) if isinstance(arg, float) else (type(arg), arg)
+        return node(op, dtype, (), (), arg, ident=ident)
+    return node(op, dtype, tuple(shape), (), arg)

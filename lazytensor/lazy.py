@@ -16,7 +16,7 @@ import weakref
 import numpy as np
 
 from lazytensor import config
-from lazytensor.compiler.ir import Buffer, Node
+from lazytensor.compiler.ir import Buffer, Node, prune
 from lazytensor.compiler.ops import Op, make
 
 _pending: list = []  # weak references to bases that may be pending
@@ -94,9 +94,10 @@ def realize(tensors) -> None:
         adopted.add(id(value))
     for b in bases:
         b._node = storage_node(b._buffer, b._node.shape)
-    # forget dead and realized entries
+    # forget dead and realized entries, and the graph nodes nothing holds any more
     _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
     _ops_since_flush = len(_pending)
+    prune()
 
 
 def _store(base, value: np.ndarray, must_copy: bool) -> None:

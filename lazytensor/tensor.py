@@ -366,6 +366,8 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """PyTorch's broadcast of shapes; RuntimeError naming the mismatched sizes."""
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return tuple(shapes[0])
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:
@@ -423,6 +425,17 @@ def is_scalar(x) -> bool:
 
 def promote(*operands) -> dt.DType:
     """PyTorch's result dtype for tensors and Python scalars together."""
+    if len(operands) == 2:
+        a, b = operands
+        if type(a) is Tensor:
+            da = a.node.dtype
+            if type(b) is Tensor:
+                if b.node.dtype is da:
+                    return da  # the common case: one dtype
+            elif type(b) is float and da.is_floating_point:
+                return da
+            elif type(b) is int and da.category in ("int", "float"):
+                return da
     dims, zero_dims, scalars = [], [], []
     for x in operands:
         if isinstance(x, Tensor):
@@ -434,14 +447,17 @@ def promote(*operands) -> dt.DType:
 
 def operand_nodes(operands, dtype: dt.DType, shape: tuple | None = None) -> list[Node]:
     """Each operand as a node of `dtype`, broadcast together (or to `shape`)."""
+    nodes = [x.node if isinstance(x, Tensor) else None for x in operands]
     if shape is None:
-        shape = broadcast_shapes(*(x.shape if isinstance(x, Tensor) else () for x in operands))
+        shape = broadcast_shapes(*(n.shape if n is not None else () for n in nodes))
     out = []
-    for x in operands:
-        if isinstance(x, Tensor):
-            out.append(expand_node(cast_node(x.node, dtype), shape))
-        else:
+    for x, n in zip(operands, nodes):
+        if n is None:
             out.append(const(x, dtype, shape))
+        else:
+            if n.dtype is not dtype:
+                n = make(Op.CAST, (n,), dtype)
+            out.append(n if n.shape == shape else expand_node(n, shape))
     return out
 
 

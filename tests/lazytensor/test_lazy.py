@@ -1,0 +1,180 @@
+"""Auto-flush: what observes a value, what stays lazy, and that long loops stay bounded."""
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import lazytensor as lt
+from lazytensor import config, lazy
+from lazytensor.compiler.ir import live_node_count
+from lazytensor.compiler.ops import Op
+from lazytensor.runtime import numpy_backend
+
+
+@pytest.fixture
+def flushes(monkeypatch):
+    """Counts backend runs (one per flush)."""
+    calls = []
+    real = numpy_backend.run
+
+    def counting_run(outputs):
+        calls.append(len(outputs))
+        return real(outputs)
+
+    monkeypatch.setattr(numpy_backend, "run", counting_run)
+    return calls
+
+
+def test_ops_do_not_run_until_observed(flushes):
+    x = lt.ones(3)
+    y = (x + 2) * 3 - x.exp()
+    assert flushes == []
+    assert y.node.op is not Op.BUFFER
+    assert y.shape == (3,) and y.dtype is lt.float32  # metadata needs no flush
+    assert flushes == []
+
+
+@pytest.mark.parametrize("observe", [
+    repr, str, lambda t: t.item(), lambda t: t.tolist(), lambda t: t.numpy(), lambda t: np.asarray(t),
+    bool, int, float, lambda t: t.realize(), lambda t: lt.realize(t), lambda t: t.data_ptr(),
+])
+def test_observations_flush(flushes, observe):
+    y = lt.ones(()) * 2
+    observe(y)
+    assert len(flushes) == 1
+
+
+def test_realized_nodes_become_buffer_reads():
+    y = lt.ones(2, 3) + 1
+    y.realize()
+    n = y.node
+    assert n.op is Op.RESHAPE and n.srcs[0].op is Op.BUFFER
+    y.realize()  # nothing left to do
+    assert y.node is n
+
+
+def test_one_flush_computes_what_was_asked_and_keeps_values(flushes):
+    a = lt.arange(4.0)
+    b = a * 2
+    c = b + 1
+    assert c.tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert b.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert len(flushes) == 2
+
+
+def test_eager_mode_flushes_after_every_op(flushes):
+    config.set(EAGER=True)
+    x = lt.ones(3)
+    y = x + 1
+    y = y * 2
+    assert lazy.is_realized(y)
+    assert len(flushes) == 3
+
+
+def test_eager_mode_from_environment(monkeypatch):
+    monkeypatch.setenv("LT_EAGER", "1")
+    config.reset()
+    assert config.get("EAGER") is True
+    monkeypatch.setenv("LT_EAGER", "0")
+    config.reset()
+    assert config.get("EAGER") is False
+
+
+def test_pending_graph_is_bounded_without_observation(flushes):
+    config.set(MAX_PENDING=200)
+    x = lt.zeros(4)
+    for _ in range(2000):
+        x = x + 1
+    assert len(flushes) >= 5  # it flushed by itself
+    assert x.tolist() == [2000.0] * 4
+
+
+def test_hundred_thousand_op_loop_stays_bounded():
+    """100,000 ops with an observation every 1,000: live nodes and memory stay flat."""
+    x = lt.zeros(16)
+    w = lt.full((16,), 0.5)
+    node_counts, peaks = [], []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(1, 50_001):
+            x = x * 0.999 + w  # two ops per iteration
+            if i % 500 == 0:
+                x.tolist()
+                if i % 5_000 == 0:
+                    gc.collect()
+                    node_counts.append(live_node_count())
+                    peaks.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    # bounded: the last measurements are no larger than the early ones (allowing small noise)
+    assert max(node_counts[3:]) <= node_counts[1] + 50, node_counts
+    assert max(peaks[3:]) <= peaks[1] * 1.5 + 200_000, peaks
+    expected = np.zeros(16, np.float32)
+    for _ in range(50_000):
+        expected = expected * np.float32(0.999) + np.float32(0.5)
+    np.testing.assert_allclose(x.numpy(), expected, rtol=1e-4)
+
+
+def test_pending_result_keeps_old_value_after_inplace_update():
+    x = lt.tensor([1.0, 2.0])
+    x.realize()
+    y = x * 10  # reads x's storage
+    x.add_(1)  # then x's storage is overwritten...
+    x.realize()
+    assert y.tolist() == [10.0, 20.0]  # ...but y was computed first
+    assert x.tolist() == [2.0, 3.0]
+
+
+def test_inplace_on_numpy_shared_storage_is_seen_at_once():
+    a = np.zeros(3, np.float32)
+    t = lt.from_numpy(a)
+    t.add_(2)
+    assert a.tolist() == [2.0, 2.0, 2.0]
+    a[0] = 7
+    assert t.tolist()[0] == 7.0
+
+
+def test_numpy_of_a_tensor_is_a_view_of_its_storage():
+    t = lt.arange(6.0).reshape(2, 3)
+    a = t.numpy()
+    a[0, 0] = 100
+    assert t.tolist()[0][0] == 100.0
+    t.mul_(2)
+    assert a[0, 0] == 200.0
+
+
+def test_shape_errors_raise_at_the_users_line():
+    a, b = lt.ones(2, 3), lt.ones(4)
+    with pytest.raises(RuntimeError, match=r"\[2, 3\].*\[4\]") as info:
+        a + b  # noqa: B018 - the op itself must raise
+    frames = [f for f in info.traceback if f.path.name == "test_lazy.py"]
+    assert frames, "the error passes through the user's line"
+
+
+def test_flush_errors_name_the_users_line():
+    a = lt.tensor([1, 2])
+    b = lt.tensor([0, 1])
+    q = a // b  # the failing op is built here
+    line = q.node.loc[1]
+    with pytest.raises(ZeroDivisionError, match=rf"test_lazy.py:{line}"):
+        q.tolist()
+
+
+def test_nodes_remember_the_users_line():
+    x = lt.ones(3)
+    y = x.exp() * 7.5  # this line
+    import inspect
+    line = inspect.currentframe().f_lineno - 2
+    assert y.node.loc[0].endswith("test_lazy.py") and y.node.loc[1] == line
+
+
+def test_pending_list_is_pruned_after_flush():
+    xs = [lt.ones(2) + i for i in range(50)]
+    lt.realize(*xs)
+    assert all(lazy.is_realized(x) for x in xs)
+    del xs
+    gc.collect()
+    lt.ones(1).add(1).tolist()
+    assert len(lazy._pending) < 5
