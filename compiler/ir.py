@@ -126,15 +126,18 @@ def _arg_key(arg):
 _table: dict[tuple, Node] = {}
 
 
-def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=None, ident=None) -> Node:
+def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=None) -> Node:
     """The node with these fields: an existing one, or a new one made here.
 
     An op's dtype and shape follow from its operands and argument, so a node with operands is
-    keyed by `(op, srcs, arg)`; a source by `(op, dtype, shape, arg)`. `ident` stands for `arg` in
-    that key where Python's equality is too coarse (CONST: 1 == 1.0 == True, -0.0 == 0.0).
+    keyed by `(op, srcs, arg)`; a source by `(op, dtype, shape, arg)`, where a constant's value is
+    keyed by its type and bits (1, 1.0 and True are equal in Python, and so are -0.0 and 0.0, but
+    they are different constants).
     """
-    a = arg if ident is None else ident
-    key = (op, srcs, a) if srcs else (op, dtype, shape, a)
+    if srcs:
+        key = (op, srcs, arg)
+    else:
+        key = (op, dtype, shape, const_ident(arg) if op.name == "CONST" else arg)
     n = _table.get(key)
     if n is None:
         n = Node(op, dtype, shape, srcs, arg, loc or user_location())
@@ -143,6 +146,11 @@ def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=
         raise IRError(f"{op.name} over these operands is {n.dtype.short}{list(n.shape)}, "
                       f"not {dtype.short}{list(shape)}")
     return n
+
+
+def const_ident(value) -> tuple:
+    """A constant's identity: its Python type and value, a float by its bits."""
+    return ("f", value.hex()) if isinstance(value, float) else (type(value), value)
 
 
 lookup = _table.get  # the fast path for builders that know an op's key: (op, srcs, arg)
@@ -154,8 +162,11 @@ def prune() -> int:
     Users are always inserted after their sources, so one pass from the newest entry frees whole
     dead chains: dropping a user's key releases its sources before the loop reaches them.
     """
-    for key in reversed(list(_table)):
-        # held by the table and by the getrefcount argument only (the list holds keys, not nodes)
+    keys = list(_table)
+    while keys:
+        # pop, so the list stops holding this key: a key holds its node's srcs, hence its sources
+        key = keys.pop()
+        # held by the table and by the getrefcount argument only
         if sys.getrefcount(_table[key]) <= 2:
             del _table[key]
     return len(_table)

@@ -252,10 +252,12 @@ def counter_hash(counter: np.ndarray, seed: int) -> np.ndarray:
 
 
 def random_bits_to_float(bits: np.ndarray, dtype: dt.DType) -> np.ndarray:
-    """Uniform [0, 1) from 64 random bits: the top 53 bits for float64, the top 24 otherwise."""
+    """Uniform [0, 1) from 64 random bits: as many top bits as the dtype's significand holds
+    (53 for float64, 24 float32, 11 float16, 8 bfloat16), so no value rounds up to 1."""
     if dtype is dt.float64:
         return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return ((bits >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / (1 << 24))).astype(dtype.np_dtype)
+    keep = {dt.float16: 11, dt.bfloat16: 8}.get(dtype, 24)
+    return ((bits >> np.uint64(64 - keep)).astype(np.float32) * np.float32(1.0 / (1 << keep))).astype(dtype.np_dtype)
 
 
 def _np_idiv(xs, n):
@@ -373,7 +375,5 @@ def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = Non
     if op is Op.BUFFER:
         return node(op, arg.dtype, (arg.size,), (), arg)
     if op is Op.CONST:
-        # 1, 1.0 and True are equal in Python but are different constants; -0.0 and nan need bits
-        ident = ("f", arg.hex()) if isinstance(arg, float) else (type(arg), arg)
-        return node(op, dtype, (), (), arg, ident=ident)
+        return node(op, dtype, (), (), arg)
     return node(op, dtype, tuple(shape), (), arg)

@@ -19,6 +19,7 @@ from lazytensor import config
 from lazytensor.compiler.ir import Buffer, Node, prune
 from lazytensor.compiler.ops import Op, make
 
+_knobs = config.values
 _pending: list = []  # weak references to bases that may be pending
 _ops_since_flush = 0
 
@@ -45,9 +46,9 @@ def note_pending(base) -> None:
     global _ops_since_flush
     _pending.append(weakref.ref(base))
     _ops_since_flush += 1
-    if config.get("EAGER"):
+    if _knobs["EAGER"]:
         realize([base])
-    elif _ops_since_flush > config.get("MAX_PENDING"):
+    elif _ops_since_flush > _knobs["MAX_PENDING"]:
         realize_all()
 
 
@@ -78,14 +79,26 @@ def realize(tensors) -> None:
             bases.append(b)
     if not bases:
         return
+    extras = []
     if any(b._buffer is not None for b in bases):
         # Some result overwrites storage that pending graphs may still read: compute them all now.
         for t in live_pending():
             if id(t) not in seen:
                 seen.add(id(t))
-                bases.append(t)
+                extras.append(t)
     from lazytensor.runtime import backends
-    results = backends.current().run([b._node for b in bases])
+    run = backends.current().run
+    try:
+        results = run([b._node for b in bases + extras])
+    except Exception:
+        if not extras:
+            raise
+        # A tensor pulled in only to be read before the write may be the one that fails (an
+        # out-of-range gather...): it must not break this flush. It stays pending, and raises again
+        # when it is observed itself.
+        extras = [t for t in extras if _runs(run, t)]
+        results = run([b._node for b in bases + extras])
+    bases = bases + extras
     writes = any(b._buffer is not None for b in bases)
     adopted: set[int] = set()
     for b, value in zip(bases, results):
@@ -98,6 +111,16 @@ def realize(tensors) -> None:
     _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
     _ops_since_flush = len(_pending)
     prune()
+
+
+def _runs(run, base) -> bool:
+    """True when the base's graph runs on its own; a failing one is forgotten as pending."""
+    try:
+        run([base._node])
+        return True
+    except Exception:
+        _pending[:] = [r for r in _pending if r() is not base]
+        return False
 
 
 def _store(base, value: np.ndarray, must_copy: bool) -> None:

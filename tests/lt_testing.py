@@ -21,7 +21,7 @@ def to_torch(x):
     if isinstance(x, np.ndarray):
         if x.dtype.name == "bfloat16":
             return torch.from_numpy(x.astype(np.float32)).to(torch.bfloat16)
-        return torch.from_numpy(np.ascontiguousarray(x).copy())
+        return torch.from_numpy(np.array(x, order="C", copy=True))  # ascontiguousarray makes 0-d 1-d
     return x
 
 

@@ -1,0 +1,207 @@
+"""Tests for lazytensor.compiler.ir: hash-consing, structural keys, pruning, toposort, locations."""
+from __future__ import annotations
+
+import gc
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import weakref
+
+import pytest
+
+import lazytensor as lt
+from lazytensor.compiler import dtypes as dt
+from lazytensor.compiler.ir import (Buffer, IRError, Node, format_location, live_node_count, node, prune,
+                                    toposort, user_location)
+from lazytensor.compiler.ops import Op, make
+
+
+def const(value, dtype=dt.float32):
+    """A CONST node, as the Tensor layer builds it."""
+    return make(Op.CONST, arg=value, dtype=dtype)
+
+
+# ---- hash-consing ----
+
+def test_same_fields_give_the_same_node():
+    b = Buffer(dt.float32, 6)
+    x = make(Op.BUFFER, arg=b)
+    assert make(Op.BUFFER, arg=b) is x
+    y = make(Op.RESHAPE, (x,), (2, 3))
+    assert make(Op.RESHAPE, (x,), (2, 3)) is y
+    assert make(Op.ADD, (y, y)) is make(Op.ADD, (y, y))
+    assert make(Op.SUM, (y,), (1,)) is make(Op.SUM, [y], (1,))  # a list of operands is the same key
+    assert make(Op.RAND, arg=(1, 0), dtype=dt.float32, shape=(2,)) is \
+        make(Op.RAND, arg=(1, 0), dtype=dt.float32, shape=(2,))
+
+
+def test_different_fields_give_different_nodes():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 6))
+    assert make(Op.BUFFER, arg=Buffer(dt.float32, 6)) is not x  # buffers are never merged
+    a, b = make(Op.RESHAPE, (x,), (2, 3)), make(Op.RESHAPE, (x,), (3, 2))
+    assert a is not b
+    assert make(Op.ADD, (a, a)) is not make(Op.MUL, (a, a))
+    assert make(Op.RAND, arg=(1, 0), dtype=dt.float32, shape=(2,)) is not \
+        make(Op.RAND, arg=(1, 0), dtype=dt.float64, shape=(2,))
+    assert const(1.0, dt.float32) is not const(1.0, dt.float64)
+
+
+def test_python_equal_constants_stay_distinct():
+    zero, negzero = const(0.0), const(-0.0)
+    assert zero is not negzero and math.copysign(1, negzero.arg) == -1
+    one_int, one_float, one_bool = const(1), const(1.0), const(True)
+    assert len({id(one_int), id(one_float), id(one_bool)}) == 3
+    assert type(one_int.arg) is int and type(one_float.arg) is float and type(one_bool.arg) is bool
+    assert const(1, dt.int64) is not const(True, dt.int64)
+
+
+def test_nan_constants_hash_cons():
+    a = const(float("nan"))
+    assert const(float("nan")) is a
+    assert const(math.inf - math.inf) is a
+    assert const(math.inf) is not const(-math.inf)
+
+
+def test_node_refuses_a_second_type_for_the_same_operands():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 3))
+    n = make(Op.NEG, (x,))
+    assert node(Op.NEG, dt.float32, (3,), (x,)) is n
+    with pytest.raises(IRError, match=r"NEG over these operands is f32\[3\], not f64\[3\]"):
+        node(Op.NEG, dt.float64, (3,), (x,))
+
+
+# ---- structural keys ----
+
+_KEY_PROGRAM = textwrap.dedent("""
+    from lazytensor.compiler import dtypes as dt
+    from lazytensor.compiler.ir import Buffer
+    from lazytensor.compiler.ops import Op, make
+
+    def graph():
+        x = make(Op.RESHAPE, (make(Op.BUFFER, arg=Buffer(dt.float32, 6, uid=1234567)),), (2, 3))
+        r = make(Op.RAND, arg=(42, 7), dtype=dt.float32, shape=(2, 3))
+        c = make(Op.EXPAND, (make(Op.RESHAPE, (make(Op.CONST, arg=-0.0, dtype=dt.float32),), (1, 1)),), (2, 3))
+        y = make(Op.WHERE, (make(Op.CMPLT, (x, r)), make(Op.ADD, (x, c)), r))
+        s = make(Op.SUM, (make(Op.CAST, (y,), dt.float64),), (0,))
+        return make(Op.PAD, (make(Op.PERMUTE, (s,), (1, 0)),), ((1, 0), (0, 2)))
+""")
+
+
+def test_structural_key_is_stable_across_processes():
+    namespace: dict = {}
+    exec(_KEY_PROGRAM, namespace)
+    here = namespace["graph"]().key
+    env = dict(os.environ, PYTHONHASHSEED="12345")  # a different str hash: the key must not use hash()
+    out = subprocess.run([sys.executable, "-c", _KEY_PROGRAM + "\nprint(graph().key)"], env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == here
+    assert len(here) == 32 and int(here, 16) >= 0
+
+
+def test_structural_keys_distinguish_graphs():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 3))
+    y = make(Op.BUFFER, arg=Buffer(dt.float32, 3))
+    nodes = [x, y, make(Op.ADD, (x, y)), make(Op.ADD, (y, x)), make(Op.MUL, (x, y)), make(Op.NEG, (x,)),
+             const(0.0), const(-0.0), const(1), const(1.0), const(True), const(1.0, dt.float64),
+             make(Op.RESHAPE, (x,), (3, 1)), make(Op.RESHAPE, (x,), (1, 3)), make(Op.FLIP, (x,), (0,)),
+             make(Op.RAND, arg=(1, 0), dtype=dt.float32, shape=(3,)),
+             make(Op.RAND, arg=(1, 1), dtype=dt.float32, shape=(3,)),
+             make(Op.CAST, (x,), dt.int32), make(Op.CAST, (x,), dt.int64)]
+    keys = [n.key for n in nodes]
+    assert len(set(keys)) == len(keys)
+
+
+def test_key_of_equal_graphs_is_equal_and_ignores_location():
+    def build():
+        b = Buffer(dt.int32, 4, uid=2345678)
+        return make(Op.SUM, (make(Op.BUFFER, arg=b),), (0,))
+
+    first = build()
+    key = first.key
+    del first
+    prune()
+    second = build()  # a new node object (the first is gone), built on another line
+    assert second.key == key
+
+
+# ---- the table frees what nobody holds ----
+
+def test_prune_frees_unreachable_nodes():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 4))
+    chain = [x]
+    for _ in range(50):
+        chain.append(make(Op.EXP2, (chain[-1],)))
+    refs = [weakref.ref(n) for n in chain]
+    keep = chain[10]
+    before = live_node_count()
+    del chain, x
+    gc.collect()
+    after = prune()
+    assert after == before - 40  # nodes 11..50 were held by the table alone
+    assert all(r() is None for r in refs[11:])
+    assert all(r() is not None for r in refs[:11])  # `keep` holds its sources
+    assert make(Op.EXP2, (keep.srcs[0],)) is keep
+    del keep
+    prune()
+    assert all(r() is None for r in refs)
+
+
+def test_prune_keeps_nodes_of_live_tensors():
+    t = lt.ones(3) * 2
+    n = t.node
+    ref = weakref.ref(n)
+    del n
+    prune()
+    assert ref() is t.node
+
+
+# ---- toposort ----
+
+def test_toposort_orders_sources_first_and_visits_shared_nodes_once():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 3))
+    a = make(Op.NEG, (x,))
+    b = make(Op.ADD, (a, x))
+    c = make(Op.MUL, (b, a))
+    order = toposort([c, a, c])
+    assert order == [x, a, b, c]
+    pos = {id(n): i for i, n in enumerate(order)}
+    assert all(pos[id(s)] < pos[id(n)] for n in order for s in n.srcs)
+
+
+def test_toposort_of_a_deep_chain_does_not_recurse():
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 2))
+    first = x
+    for _ in range(100_000):
+        x = make(Op.NEG, (x,))
+    order = toposort([x])
+    assert len(order) == 100_001 and order[0] is first and order[-1] is x
+    assert len(x.key) == 32  # the key walks the chain too
+    del x, first, order
+    assert prune() < 100_000  # and the chain is freed without recursing either
+
+
+# ---- locations ----
+
+def test_location_is_the_user_line():
+    line = sys._getframe().f_lineno + 1
+    n = make(Op.RAND, arg=(99, 1234), dtype=dt.float32, shape=(5, 7))
+    assert n.loc == (__file__, line)
+    assert format_location(n.loc) == f"{__file__}:{line}"
+    assert format_location(None) == "<unknown>"
+
+
+def test_location_through_the_tensor_api():
+    line = sys._getframe().f_lineno + 1
+    t = lt.full((2, 9), 3.25) * lt.full((2, 9), -1.5)
+    assert t.node.loc == (__file__, line)
+
+
+def test_user_location_skips_library_frames():
+    assert user_location() == (__file__, sys._getframe().f_lineno)
+
+
+def test_node_repr_names_op_type_and_location():
+    n = Node(Op.NEG, dt.float32, (2, 3), (), None, ("model.py", 4))
+    assert repr(n) == "<NEG f32[2, 3] at model.py:4>"
