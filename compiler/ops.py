@@ -244,8 +244,13 @@ def _np_rand(xs, n):
 
 
 def counter_hash(counter: np.ndarray, seed: int) -> np.ndarray:
-    """SplitMix64 of (counter + seed * golden ratio): the RAND primitive's bits (uint64)."""
-    z = counter.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    """The RAND primitive's 64 random bits: output `counter` of a SplitMix64 stream seeded `seed`.
+
+    The state is seed + (counter + 1) * golden, then SplitMix64's finalizer mixes it: every bit of
+    the output depends on every bit of seed and counter, so nearby seeds give unrelated streams.
+    """
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) + (counter.astype(np.uint64) + np.uint64(1)) * golden
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))

@@ -14,7 +14,6 @@ distributions, shapes, dtypes, argument checks and errors.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import numbers
 import os
@@ -27,7 +26,7 @@ import numpy as np
 from lazytensor import lazy
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
-from lazytensor.compiler.ops import Op, counter_hash, make
+from lazytensor.compiler.ops import Op, make
 from lazytensor.creation import _finish, _stored
 from lazytensor.device import device as Device, resolve
 from lazytensor.linalg import _CPP_NAME
@@ -114,21 +113,10 @@ class Generator:
         """RAND's (seed, offset) for a draw of `n` values; the offset moves past them."""
         offset = self._offset
         self._offset = (offset + n) & _MASK64
-        return _rand_seed(self._seed), offset
+        return self._seed, offset
 
     def __repr__(self) -> str:
         return f"<lazytensor.Generator object at {hex(id(self))}>"
-
-
-@functools.lru_cache(maxsize=64)
-def _rand_seed(seed: int) -> int:
-    """The RAND seed for a user's seed: the seed scrambled once (a bijection on 64 bits).
-
-    RAND hashes `counter + seed * golden`, so with the user's seed as is, seed 0 would hash
-    counter 0 to exactly 0 (the first rand() after manual_seed(0) would be 0.0 and the first
-    randn() exactly 0) and seeds s and s + 1 would give shifted copies of one stream.
-    """
-    return int(counter_hash(np.array([seed], dtype=np.uint64), 1)[0])
 
 
 default_generator = Generator()
