@@ -73,7 +73,7 @@ uint32 = DType("uint32", 4, "uint", np.uint32, "u32")
 ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 _BY_NAME = {d.name: d for d in ALL_DTYPES + (uint32,)}
 _BY_SHORT = {d.short: d for d in ALL_DTYPES + (uint32,)}
-_BY_NUMPY = {d.np_dtype: d for d in ALL_DTYPES + (uint32,)}
+_BY_NUMPY = {d.np_dtype: d for d in ALL_DTYPES}  # uint32 is internal: numpy's uint32 arrays are refused
 # PyTorch's aliases, so `lt.float`, `lt.long`... exist as in torch.
 ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
            "short": int16, "bool": bool_}

@@ -688,16 +688,6 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
 
 # ---- basic in-place writes ----
 
-def _strip_broadcast(t: Tensor) -> Tensor:
-    """The view `t` without its trailing expands: a uniform fill writes the same through either."""
-    if t._base is None:
-        return t
-    vops = t._vops
-    while vops and vops[-1][0] is Op.EXPAND:
-        vops = vops[:-1]
-    return t if vops is t._vops else make_view(t._base, vops)
-
-
 def zero_(input: Tensor) -> Tensor:
     """Fill with zeros in place."""
     return fill_(input, 0)
@@ -708,11 +698,8 @@ def fill_(input: Tensor, value) -> Tensor:
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                            "dimensions.")
-    target = _strip_broadcast(input)
-    assign(target, _value_node(value, input.dtype, tuple(target.shape), "fill_"))
-    if target is not input:
-        input._version += 1
-    return input
+    # one value everywhere: writing it through overlapping (expanded) views is well defined
+    return assign(input, _value_node(value, input.dtype, tuple(input.shape), "fill_"), allow_overlap=True)
 
 
 def fill(input: Tensor, value) -> Tensor:

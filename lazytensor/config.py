@@ -31,7 +31,8 @@ KNOBS = {k.name: k for k in (
     Knob("MAX_PENDING", int, 20000, "flush by itself once this many ops are pending"),
 )}
 
-_values: dict[str, Any] = {}
+# Every knob's current value, read once from the environment: hot paths read this dict directly.
+values: dict[str, Any] = {}
 
 
 def _parse(knob: Knob, text: str) -> Any:
@@ -42,23 +43,22 @@ def _parse(knob: Knob, text: str) -> Any:
 
 def get(name: str) -> Any:
     """The knob's value: set in code, else from LT_<name>, else its default."""
-    if name in _values:
-        return _values[name]
-    knob = KNOBS[name]
-    env = os.environ.get("LT_" + name)
-    value = knob.default if env is None else _parse(knob, env)
-    _values[name] = value
-    return value
+    return values[name]
 
 
-def set(**values: Any) -> None:  # noqa: A001 - the natural name for a settings API
+def set(**changes: Any) -> None:  # noqa: A001 - the natural name for a settings API
     """Set knobs in code: `set(EAGER=True, MAX_PENDING=1000)`."""
-    for name, value in values.items():
+    for name, value in changes.items():
         if name not in KNOBS:
             raise KeyError(f"unknown knob {name!r}; knobs: {', '.join(KNOBS)}")
-        _values[name] = KNOBS[name].type(value)
+        values[name] = KNOBS[name].type(value)
 
 
 def reset() -> None:
     """Forget values set in code and re-read the environment."""
-    _values.clear()
+    for knob in KNOBS.values():
+        env = os.environ.get("LT_" + knob.name)
+        values[knob.name] = knob.default if env is None else _parse(knob, env)
+
+
+reset()

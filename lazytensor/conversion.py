@@ -12,6 +12,8 @@ def to(input: Tensor, *args, dtype: dt.DType | None = None, device=None, non_blo
        copy: bool = False, memory_format=None) -> Tensor:
     """The tensor as another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."""
     for a in args:
+        if a is None:
+            continue
         if isinstance(a, dt.DType):
             dtype = a
         elif isinstance(a, Tensor):
@@ -31,9 +33,14 @@ def type_(input: Tensor, dtype=None, non_blocking: bool = False):
     if dtype is None:
         return f"torch.{_LEGACY[input.dtype.name]}Tensor"
     if isinstance(dtype, str):
-        name = dtype.removeprefix("torch.").removesuffix("Tensor")
-        dtype = {v: k for k, v in _LEGACY.items()}.get(name)
-        dtype = dt.dtype_from_name(dtype) if dtype else dt.dtype_from_name(name)
+        # only the legacy tensor-type names: 'torch.FloatTensor', 'torch.cuda.LongTensor'
+        name = dtype.removeprefix("torch.")
+        device = "cuda" if name.startswith("cuda.") else None
+        name = name.removeprefix("cuda.")
+        by_legacy = {f"{v}Tensor": k for k, v in _LEGACY.items()}
+        if not dtype.startswith("torch.") or name not in by_legacy:
+            raise ValueError(f"invalid type: '{dtype}'")
+        return to(input, dt.dtype_from_name(by_legacy[name]), device=device)
     return to(input, dtype)
 
 

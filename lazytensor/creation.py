@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -44,6 +45,10 @@ def _infer_dtype(data) -> dt.DType:
             kinds.add("int")
         elif isinstance(x, numbers.Real):
             kinds.add("float")
+        elif x is None:
+            raise RuntimeError("Could not infer dtype of NoneType")
+        elif isinstance(x, numbers.Complex):
+            raise TypeError("Could not infer dtype of complex: complex dtypes are not supported")
         else:
             raise TypeError(f"Could not infer dtype of {type(x).__name__}")
     if "float" in kinds:
@@ -60,17 +65,71 @@ def _infer_dtype(data) -> dt.DType:
     return out
 
 
-def _to_numpy(data):
+_INT64_MIN, _INT64_END = -(1 << 63), 1 << 63
+
+
+def _is_sequence(x) -> bool:
+    return isinstance(x, (list, tuple)) or (isinstance(x, (Tensor, np.ndarray)) and x.ndim > 0)
+
+
+def _to_numpy(data, to_float: bool = False):
     if isinstance(data, Tensor):
         return data._host_array()
     if isinstance(data, (list, tuple)):
-        return np.array([_to_numpy(x) for x in data]) if data else np.zeros((0,))
+        if len({_is_sequence(x) for x in data}) > 1:  # [1, [2, 3]]: numbers and sequences mixed
+            raise TypeError("not a sequence")
+        return np.array([_to_numpy(x, to_float) for x in data]) if data else np.zeros((0,))
+    if isinstance(data, int) and not isinstance(data, bool) and not _INT64_MIN <= data < _INT64_END:
+        # PyTorch reads Python ints as int64 unless they are bound for a float
+        if not to_float:
+            raise ValueError("Overflow when unpacking long long")
+        return np.asarray(float(data))
     return np.asarray(data)
+
+
+def _check_int_range(values: np.ndarray, dtype: dt.DType, type_name: str) -> None:
+    """PyTorch refuses numbers outside an integer dtype: floats outside its range (nan too), and
+    integers outside it, except that negative integers wrap into unsigned dtypes (-1 is 255)."""
+    if not dtype.is_integer or values.dtype.kind not in "iuf" or values.size == 0:
+        return
+    info = np.iinfo(dtype.np_dtype)
+    if values.dtype.kind == "f":
+        fits = not np.isnan(values).any() and values.min() >= info.min and values.max() <= info.max
+    else:
+        low = -int(info.max) if dtype.category == "uint" else int(info.min)
+        fits = int(values.min()) >= low and int(values.max()) <= int(info.max)
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {type_name} without overflow")
+
+
+# PyTorch's names for the C types in full()'s overflow errors
+_C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+           "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
+           "bool": "bool"}
+
+
+def checked_scalar(value, dtype: dt.DType):
+    """`value` for filling a tensor of `dtype`, refusing what overflows it as PyTorch's full() does."""
+    if dtype is dt.bool_ or isinstance(value, (bool, np.bool_)):
+        return value
+    if dtype.is_integer:
+        info = np.iinfo(dtype.np_dtype)
+        if isinstance(value, numbers.Integral):
+            low = -int(info.max) if dtype.category == "uint" else int(info.min)
+        else:
+            low = int(info.min)
+        if not (math.isfinite(value) and low <= value <= int(info.max)):
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without overflow")
+    elif dtype in (dt.float16, dt.float32) and math.isfinite(value) and \
+            abs(float(value)) > float(np.finfo(dtype.np_dtype).max):
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without overflow")
+    return value
 
 
 def _stored(values: np.ndarray, dtype: dt.DType) -> Tensor:
     """A realized tensor holding a private copy of `values` as `dtype`."""
-    arr = np.array(values, dtype=dtype.np_dtype, order="C", copy=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e40 is inf in float32, as in PyTorch
+        arr = np.array(values, dtype=dtype.np_dtype, order="C", copy=True)
     buf = Buffer(dtype, arr.size, "cpu", arr.reshape(-1))
     return from_storage(buf, arr.shape)
 
@@ -83,9 +142,11 @@ def tensor(data, *, dtype: dt.DType | None = None, device=None, requires_grad: b
         dtype = dt.dtype_from_numpy(data.dtype)
     if dtype is None:
         dtype = _infer_dtype(data)
-    values = _to_numpy(data)
+    values = _to_numpy(data, to_float=dtype.is_floating_point)
     if values.dtype == object:
         raise TypeError("tensor(): data must be numbers or nested sequences of equal length")
+    if not isinstance(data, np.ndarray):
+        _check_int_range(values, dtype, dtype.name)
     return _finish(_stored(values, dtype), requires_grad)
 
 
@@ -104,7 +165,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtype = dt.dtype_from_numpy(array.dtype)
-    if array.flags.c_contiguous:
+    # numpy calls an array with odd strides on size-1 dims contiguous; PyTorch keeps those strides
+    if array.flags.c_contiguous and (array.size == 0 or array.strides == tuple(
+            s * array.itemsize for s in views.contiguous_strides(array.shape))):
         buf = Buffer(dtype, array.size, "cpu", array.reshape(-1))
         buf.shared = True
         return from_storage(buf, array.shape)
@@ -117,50 +180,66 @@ def from_numpy(array: np.ndarray) -> Tensor:
     flat = owner.reshape(-1)
     item = array.itemsize
     offset_bytes = array.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
-    vops = views.as_strided_vops(flat.size, array.shape, tuple(s // item for s in array.strides),
-                                 offset_bytes // item)
+    flat = flat[offset_bytes // item:]  # storage starts at the array's first element, as PyTorch's
+    vops = views.as_strided_vops(flat.size, array.shape, tuple(s // item for s in array.strides), 0)
     buf = Buffer(dtype, flat.size, "cpu", flat)
     buf.shared = True
     base = from_storage(buf, (flat.size,))
     return make_view(base, vops)
 
 
-def _shape_arg(size) -> tuple:
+def _shape_arg(size, name: str = "zeros") -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = tuple(int(d) for d in size)
+    shape = []
+    for pos, d in enumerate(size):
+        try:
+            shape.append(operator.index(d))  # ints, numpy ints and one-element int tensors; not 2.5
+        except TypeError:
+            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, but found "
+                            f"element of type {type(d).__name__} at pos {pos}") from None
+    shape = tuple(shape)
     if any(d < 0 for d in shape):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     return shape
+
+
+def _size_args(size: tuple, name: str) -> tuple:
+    """The shape from zeros(2, 3) or zeros((2, 3)); zeros() has none."""
+    if not size:
+        raise TypeError(f"{name}() missing 1 required positional arguments: \"size\"")
+    return _shape_arg(size, name)
 
 
 def full(size, fill_value, *, dtype: dt.DType | None = None, device=None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of `size` filled with `fill_value` (lazy: a broadcast constant)."""
     resolve(device)
-    shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
-    if dtype is None:
-        dtype = _infer_dtype(fill_value if not isinstance(fill_value, Tensor) else fill_value.item())
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    shape = _shape_arg(tuple(size), "full")
     value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    return _finish(wrap(const(value, dtype, shape)), requires_grad)
+    if dtype is None:
+        dtype = _infer_dtype(value)
+    return _finish(wrap(const(checked_scalar(value, dtype), dtype, shape)), requires_grad)
 
 
 def zeros(*size, dtype: dt.DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    return full(_shape_arg(size), 0, dtype=dtype or get_default_dtype(), device=device,
+    return full(_size_args(size, "zeros"), 0, dtype=dtype or get_default_dtype(), device=device,
                 requires_grad=requires_grad)
 
 
 def ones(*size, dtype: dt.DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return full(_shape_arg(size), 1, dtype=dtype or get_default_dtype(), device=device,
+    return full(_size_args(size, "ones"), 1, dtype=dtype or get_default_dtype(), device=device,
                 requires_grad=requires_grad)
 
 
 def empty(*size, dtype: dt.DType | None = None, device=None, requires_grad: bool = False,
           memory_format=None) -> Tensor:
     """A tensor whose values are unspecified (zeros here: lazily, that costs nothing)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(_size_args(size, "empty"), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def _like(fn, input: Tensor, dtype, requires_grad, *args):
@@ -211,12 +290,19 @@ def arange(start, end=None, step=1, *, dtype: dt.DType | None = None, device=Non
     if end is None:
         start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    if not all(math.isfinite(x) for x in (start, end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if dtype is None:
+        dtype = _infer_dtype([start, end, step])
+    if dtype is dt.bool_:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if not dtype.is_floating_point:
+        # PyTorch converts the bounds and step to the integer dtype first: arange(0, 2.5, dtype=long) is [0, 1]
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0 and end != start:
         raise RuntimeError("upper bound and larger bound inconsistent with step sign")
-    if dtype is None:
-        dtype = _infer_dtype([start, end, step])
     n = max(0, math.ceil((end - start) / step))
     values = start + np.arange(n, dtype=np.float64) * step if dtype.is_floating_point or \
         any(isinstance(x, float) for x in (start, end, step)) else np.arange(start, end, step, dtype=np.int64)
@@ -227,19 +313,38 @@ def linspace(start, end, steps: int, *, dtype: dt.DType | None = None, device=No
              requires_grad: bool = False) -> Tensor:
     """`steps` evenly spaced values from `start` to `end` inclusive, computed as PyTorch does."""
     resolve(device)
+    start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    if not isinstance(steps, numbers.Integral):
+        raise TypeError(f"linspace(): argument 'steps' (position 3) must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or get_default_dtype()
-    i = np.arange(steps, dtype=np.float64)
-    if steps == 1:
-        values = np.array([start], dtype=np.float64)
+    if dtype is dt.bool_:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    return _finish(_stored(_linspace_values(start, end, steps, dtype), dtype), requires_grad)
+
+
+def _linspace_values(start, end, steps: int, dtype: dt.DType) -> np.ndarray:
+    """PyTorch's CPU linspace, rounding as it does: floats round to the dtype after every operation
+    (halves compute each one in float32); integer dtypes truncate the bounds, then step in float64."""
+    if dtype.is_floating_point:
+        work = np.float64 if dtype is dt.float64 else np.float32
+
+        def rnd(x):
+            return np.asarray(x, dtype=work).astype(dtype.np_dtype).astype(work)
     else:
-        step = (end - start) / (steps - 1)
-        # PyTorch fills the first half from the start and the second half from the end
-        values = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
-    if not dtype.is_floating_point:
-        values = np.trunc(values)
-    return _finish(_stored(values, dtype), requires_grad)
+        work = np.float64
+
+        def rnd(x):
+            return np.asarray(x, dtype=work)
+        start, end = int(start), int(end)
+    s, e = rnd(start), rnd(end)
+    if steps == 1:
+        return s.reshape(1)
+    step = rnd((e - s) / work(steps - 1))
+    i = np.arange(steps, dtype=work)
+    # PyTorch fills the first half from the start and the second half from the end
+    return np.where(np.arange(steps) < steps // 2, rnd(s + rnd(step * i)), rnd(e - rnd(step * (steps - 1 - i))))
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
@@ -254,6 +359,11 @@ def eye(n: int, m: int | None = None, *, dtype: dt.DType | None = None, device=N
     """The identity matrix (n x m)."""
     resolve(device)
     m = n if m is None else m
+    for name, x in (("n", n), ("m", m)):
+        if not isinstance(x, numbers.Integral):
+            raise TypeError(f"eye(): argument '{name}' must be int, not {type(x).__name__}")
+        if x < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {x}")
     dtype = dtype or get_default_dtype()
     rows = make(Op.EXPAND, (make(Op.RESHAPE, (iota(n, dt.int64).node,), (n, 1)),), (n, m))
     cols = make(Op.EXPAND, (make(Op.RESHAPE, (iota(m, dt.int64).node,), (1, m)),), (n, m))

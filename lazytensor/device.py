@@ -15,14 +15,21 @@ class device:  # noqa: N801 - PyTorch's name
         if isinstance(type, device):
             self.type, self.index = type.type, type.index
             return
+        if isinstance(type, int) and not isinstance(type, bool):
+            # PyTorch reads a bare index as an accelerator's, and this build has none
+            raise RuntimeError("Cannot access accelerator device when none is available.")
         if not isinstance(type, str):
             raise TypeError(f"device() received an invalid combination of arguments - got ({type!r})")
-        m = re.fullmatch(r"([a-z]+)(?::(\d+))?", type.strip())
-        if m is None or m.group(1) not in _KNOWN_TYPES:
+        m = re.fullmatch(r"([a-z]+)(?::(\d+))?", type)
+        if m is None:
+            raise RuntimeError(f"Invalid device string: '{type}'")
+        if m.group(1) not in _KNOWN_TYPES:
             raise RuntimeError(
                 f"Expected one of cpu, cuda device type at start of device string: {type}")
         if m.group(2) is not None and index is not None:
             raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
+        if index is not None and index < 0:
+            raise RuntimeError("Device index must not be negative")
         self.type = m.group(1)
         self.index = int(m.group(2)) if m.group(2) is not None else index
 
@@ -35,9 +42,10 @@ class device:  # noqa: N801 - PyTorch's name
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+        # as in PyTorch, a device never equals a string: device('cpu') == 'cpu' is False
+        if not isinstance(other, device):
+            return NotImplemented
+        return (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self) -> int:
         return hash((self.type, self.index))

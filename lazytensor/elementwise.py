@@ -5,14 +5,17 @@ rounds once at the end, as PyTorch's kernels do.
 """
 from __future__ import annotations
 
+import builtins
 import math
 import numbers
+
+import numpy as np
 
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
 from lazytensor.compiler.ops import Op, make
-from lazytensor.tensor import (Tensor, assign, cast_node, check_inplace_dtype, const, get_default_dtype,
-                               is_scalar, operand_nodes, promote, wrap)
+from lazytensor.tensor import (Tensor, _torch_name, assign, broadcast_shapes, cast_node, check_inplace_dtype,
+                               const, get_default_dtype, is_scalar, operand_nodes, promote, wrap)
 
 __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
            "remainder", "fmod", "neg", "negative", "positive", "pow", "float_power", "exp", "exp2", "expm1", "log",
@@ -26,6 +29,7 @@ __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide",
 
 LOG2_E = 1.4426950408889634
 LN_2 = 0.6931471805599453
+INF = float("inf")
 
 
 # ---- building blocks over nodes ----
@@ -82,6 +86,68 @@ def _recip(a: Node) -> Node:
     return make(Op.RECIP, (a,))
 
 
+def _abs(a: Node) -> Node:
+    return _maximum(a, _neg(a))
+
+
+def _expm1(a: Node) -> Node:
+    u = _exp(a)
+    um1 = _sub(u, _c(1.0, a))
+    # Kahan's trick: (u - 1) * a / log(u) cancels the rounding of u
+    exact = _mul(um1, _mul(a, _recip(_log(u))))
+    return _where(_eq(um1, _c(0.0, a)), a, _where(_eq(um1, _c(-1.0, a)), um1,
+                                                  _where(_eq(u, _c(INF, a)), u, exact)))
+
+
+def _odd_sign(a: Node, magnitude: Node) -> Node:
+    """An odd function's value from its value at |a|: the sign of a, and a itself at +-0."""
+    zero = _c(0.0, a)
+    out = _where(_lt(a, zero), _neg(magnitude), magnitude)
+    return _where(_eq(a, zero), a, out)
+
+
+def _split(x: Node) -> tuple[Node, Node]:
+    """Veltkamp's split of a float64 into two halves of 26 bits, whose products are exact."""
+    # (2**27 + 1) x overflows past 2**996: split x / 2**32 there and scale the halves back, exactly
+    big = _lt(_c(2.0 ** 995, x), _abs(x))
+    down, up = _where(big, _c(2.0 ** -32, x), _c(1.0, x)), _where(big, _c(2.0 ** 32, x), _c(1.0, x))
+    y = _mul(x, down)
+    c = _mul(y, _c(134217729.0, x))  # 2**27 + 1
+    hi = _sub(c, _sub(c, y))
+    return _mul(hi, up), _mul(_sub(y, hi), up)
+
+
+def _two_prod(x: Node, y: Node) -> tuple[Node, Node]:
+    """x * y as p + e exactly (Dekker), for float64 without a fused multiply-add."""
+    p = _mul(x, y)
+    xh, xl = _split(x)
+    yh, yl = _split(y)
+    e = _add(_add(_add(_sub(_mul(xh, yh), p), _mul(xh, yl)), _mul(xl, yh)), _mul(xl, yl))
+    return p, e
+
+
+def _true_div(a: Node, b: Node) -> Node:
+    """a / b rounded once, as IEEE division.
+
+    The IR divides as a * (1 / b), which can be an ulp off (49.0 * (1 / 49.0) is 0.9999999999999999).
+    Narrower floats divide in float64, whose error is too small to change their rounding; float64
+    corrects its quotient with the exact residual a - q * b.
+    """
+    if a.dtype is not dt.float64:
+        wide = _mul(cast_node(a, dt.float64), _recip(cast_node(b, dt.float64)))
+        return cast_node(wide, a.dtype)
+    # 1 / b overflows for |b| < 2**-1024: scale both by 2**64 (exactly) where b is that small
+    scale = _where(_lt(_abs(b), _c(2.0 ** -960, b)), _c(2.0 ** 64, b), _c(1.0, b))
+    a, b = _mul(a, scale), _mul(b, scale)
+    r = _recip(b)
+    q = _mul(a, r)
+    p, e = _two_prod(q, b)
+    q1 = _add(q, _mul(_sub(_sub(a, p), e), r))
+    # where q is 0, inf or nan, or the residual's products overflowed, q is already the answer
+    ok = make(Op.AND, (_lt(_abs(q1), _c(INF, q1)), _not(_eq(q, _c(0.0, q)))))
+    return _where(ok, q1, q)
+
+
 def _floor(a: Node) -> Node:
     t = make(Op.TRUNC, (a,))
     return _sub(t, make(Op.CAST, (_lt(a, t),), a.dtype))
@@ -99,7 +165,10 @@ def _minimum(a: Node, b: Node) -> Node:
 
 
 def _sigmoid(a: Node) -> Node:
-    return _recip(_add(_c(1.0, a), _exp(_neg(a))))
+    # e ** -|a| never overflows, and e / (1 + e) keeps the tiny values of a < 0 (sigmoid(-100) > 0)
+    e = _exp(_neg(_abs(a)))
+    inv = _recip(_add(_c(1.0, a), e))
+    return _where(_lt(a, _c(0.0, a)), _mul(e, inv), inv)
 
 
 # ---- dtype plumbing ----
@@ -112,22 +181,30 @@ def _compute_dtype(d: dt.DType) -> dt.DType:
     return dt.float32 if d in (dt.float16, dt.bfloat16) else d
 
 
-def _unary_float(x: Tensor, fn) -> Tensor:
-    """A float math function: ints become the default float; halves compute in float32."""
+def _unary_float(x: Tensor, fn, *, wide: bool = False) -> Tensor:
+    """A float math function: ints become the default float; halves compute in float32 (every float
+    in float64 when `wide`)."""
     out = _float_dtype(x.dtype)
-    n = fn(cast_node(x.node, _compute_dtype(out)))
+    n = fn(cast_node(x.node, dt.float64 if wide else _compute_dtype(out)))
     return wrap(cast_node(n, out))
 
 
-def _binary(a, b, fn, *, out_dtype=None, compute_dtype=None) -> Tensor:
-    """Promote `a` and `b` as PyTorch does, broadcast, and apply `fn` to their nodes."""
+def _binary(a, b, fn, *, out_dtype=None, compute_dtype=_compute_dtype, opmath: bool = False) -> Tensor:
+    """Promote `a` and `b` as PyTorch does, broadcast, and apply `fn` to their nodes.
+
+    Halves compute in float32. A Python number is first rounded to the promoted dtype (float16
+    inf - 1e10 is nan, as in PyTorch), except with `opmath`, where it stays a float32 number as in
+    PyTorch's mul and div kernels (float16 0.0 * 1e10 is 0, not 0 * inf).
+    """
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("expected a Tensor operand")
     for x in (a, b):
         if not isinstance(x, Tensor) and not is_scalar(x):
             raise TypeError(f"unsupported operand type for a tensor op: '{type(x).__name__}'")
     dtype = promote(a, b)
-    work = compute_dtype(dtype) if compute_dtype else dtype
+    work = compute_dtype(dtype)
+    if work is not dtype and dtype.is_floating_point and not opmath:
+        a, b = (x if isinstance(x, Tensor) else _held_as(x, dtype) for x in (a, b))
     na, nb = operand_nodes((a, b), work)
     n = fn(na, nb)
     return wrap(cast_node(n, out_dtype(dtype) if out_dtype else (n.dtype if n.dtype is dt.bool_ else dtype)))
@@ -135,11 +212,32 @@ def _binary(a, b, fn, *, out_dtype=None, compute_dtype=None) -> Tensor:
 
 # ---- arithmetic ----
 
+def _held_as(x, dtype: dt.DType) -> float:
+    """The Python number `x` as a float `dtype` holds it (1e10 is inf in float16)."""
+    with np.errstate(over="ignore"):
+        return float(np.float64(x).astype(dtype.np_dtype))
+
+
+def _scaled(fn, alpha):
+    """fn(a, alpha * b), with alpha a number of the result's dtype, checked as PyTorch does."""
+    def scaled(a: Node, b: Node) -> Node:
+        return fn(a, _mul(b, _c(alpha, b)))
+    return scaled
+
+
+def _check_alpha(input, other, alpha) -> None:
+    dtype = promote(input, other)
+    if isinstance(alpha, bool):
+        if dtype is not dt.bool_:
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif not isinstance(alpha, numbers.Integral) and not dtype.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+
+
 def add(input, other, *, alpha=1) -> Tensor:
     """input + alpha * other."""
-    if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    return _binary(input, other, _add)
+    _check_alpha(input, other, alpha)
+    return _binary(input, other, _add if alpha == 1 else _scaled(_add, alpha))
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
@@ -147,34 +245,41 @@ def sub(input, other, *, alpha=1) -> Tensor:
     if _is_bool(input) and _is_bool(other):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
-    if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    return _binary(input, other, _sub)
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    _check_alpha(input, other, alpha)
+    return _binary(input, other, _sub if alpha == 1 else _scaled(_sub, alpha))
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
     """other - alpha * input."""
+    _need_tensors("rsub", input=input)
     return sub(other, input, alpha=alpha)
 
 
 def mul(input, other) -> Tensor:
     """input * other."""
-    return _binary(input, other, _mul)
-
-
-def _true_div(a: Node, b: Node) -> Node:
-    return _mul(a, _recip(b))
+    return _binary(input, other, _mul, opmath=True)
 
 
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     """input / other: true division, or rounded with rounding_mode 'trunc' or 'floor'."""
     if rounding_mode is None:
-        return _binary(input, other, _true_div, out_dtype=_float_dtype, compute_dtype=_float_dtype)
+        return _binary(input, other, _true_div, out_dtype=_float_dtype,
+                       compute_dtype=lambda d: _compute_dtype(_float_dtype(d)), opmath=True)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    _refuse_bool(input, other, f"div_{rounding_mode}_cpu")
     if rounding_mode == "trunc":
-        return _binary(input, other, _trunc_div)
-    if rounding_mode == "floor":
-        return _binary(input, other, _floor_div)
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        return _binary(input, other, _trunc_div, opmath=True)
+    return _binary(input, other, _floor_div)
+
+
+def _refuse_bool(input, other, kernel: str) -> None:
+    """PyTorch has no kernel `kernel` for bool results (bool // bool, bool % bool)."""
+    if promote(input, other) is dt.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 def _trunc_div(a: Node, b: Node) -> Node:
@@ -226,11 +331,14 @@ def _python_mod(a: Node, b: Node) -> Node:
 
 def remainder(input, other) -> Tensor:
     """input % other with the sign of other, like Python's %."""
+    _refuse_bool(input, other, "remainder_cpu")
     return _binary(input, other, _python_mod)
 
 
 def fmod(input, other) -> Tensor:
     """Remainder with the sign of input (C's fmod)."""
+    _need_tensors("fmod", input=input)
+    _refuse_bool(input, other, "fmod_cpu")
     return _binary(input, other, lambda a, b: make(Op.MOD, (a, b)))
 
 
@@ -244,21 +352,45 @@ def neg(input: Tensor) -> Tensor:
 
 def positive(input: Tensor) -> Tensor:
     """input itself."""
+    if input.dtype is dt.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return input
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
-    """input ** exponent."""
-    if isinstance(exponent, numbers.Integral) and not isinstance(exponent, bool) and isinstance(input, Tensor) \
-            and 0 <= exponent <= 64:
-        dtype = promote(input, exponent)
-        x = cast_node(input.node, dtype)
-        return wrap(_int_power(x, int(exponent)))
-    if isinstance(exponent, numbers.Integral) and not isinstance(exponent, bool) and isinstance(input, Tensor) \
-            and exponent < 0 and not input.dtype.is_floating_point:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    return _binary(input, exponent, _pow, compute_dtype=lambda d: dt.float64 if not d.is_floating_point
-                   else _compute_dtype(d))
+    """input ** exponent (either may be a Python number)."""
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError("pow(): expected a Tensor operand")
+    if isinstance(input, Tensor) and isinstance(exponent, (bool, np.bool_)):
+        # PyTorch's shortcuts, even for bool tensors: x ** True is x, x ** False is ones
+        return wrap(input.node if exponent else const(1, input.dtype, input.node.shape))
+    dtype = promote(input, exponent)
+    if dtype is dt.bool_:
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    if isinstance(input, Tensor) and is_scalar(exponent) and not isinstance(exponent, bool):
+        if dtype.is_floating_point and dtype is not dt.float16 and exponent in (0.5, -0.5):
+            # PyTorch takes square roots here (but not for float16): (-0.0) ** 0.5 is -0.0 and
+            # (-inf) ** 0.5 is nan
+            root = make(Op.SQRT, (cast_node(input.node, _compute_dtype(dtype)),))
+            return wrap(cast_node(root if exponent > 0 else _recip(root), dtype))
+        if dtype is dt.float16:
+            from lazytensor.creation import checked_scalar
+            checked_scalar(exponent, dtype)  # PyTorch converts it to float16 first, refusing 1e10
+        if float(exponent).is_integer():
+            e = int(exponent)
+            if not dtype.is_floating_point:
+                if e < 0:
+                    raise RuntimeError("Integers to negative integer powers are not allowed.")
+                return wrap(_int_power(cast_node(input.node, dtype), e))
+            if builtins.abs(e) <= 64:
+                # x * x * ... as PyTorch does for small powers: closer than exp2(e * log2(x))
+                x = cast_node(input.node, _compute_dtype(dtype))
+                n = _int_power(x, builtins.abs(e))
+                return wrap(cast_node(_true_div(_c(1.0, n), n) if e < 0 else n, dtype))
+    if not dtype.is_floating_point:
+        return _binary(input, exponent, _int_pow)
+    # float64 throughout: exp2(b * log2|a|) in the narrower floats loses ~|b log2 a| ulps
+    return _binary(input, exponent, _pow, compute_dtype=lambda d: dt.float64)
 
 
 def _int_power(x: Node, e: int) -> Node:
@@ -274,18 +406,49 @@ def _int_power(x: Node, e: int) -> Node:
     return result if result is not None else _c(1, x)
 
 
+def _int_pow(a: Node, b: Node) -> Node:
+    """a ** b over integers, exact (wrapping like C) by squaring once per bit of the exponent's dtype.
+
+    A negative b gives what PyTorch gives: 1 for a == 1, +-1 for a == -1, and 0 otherwise.
+    """
+    zero, one, two = _c(0, a), _c(1, a), _c(2, a)
+    negative = _lt(b, zero)
+    e = _where(negative, zero, b)
+    result, base = one, a
+    for _ in range(a.dtype.bits - (1 if a.dtype.is_signed else 0)):
+        odd = _eq(make(Op.MOD, (e, two)), one)
+        result = _where(odd, _mul(result, base), result)
+        base = _mul(base, base)
+        e = make(Op.IDIV, (e, two))
+    if not a.dtype.is_signed:
+        return result
+    minus_one = _c(-1, a)
+    b_odd = _not(_eq(make(Op.MOD, (b, two)), zero))
+    of_neg = _where(_eq(a, one), one, _where(_eq(a, minus_one), _where(b_odd, minus_one, one), zero))
+    return _where(negative, of_neg, result)
+
+
 def _pow(a: Node, b: Node) -> Node:
-    """a ** b over floats: exp2(b log2|a|), signed for negative a with odd integer b."""
-    mag = make(Op.EXP2, (_mul(b, make(Op.LOG2, (_maximum(a, _neg(a)),))),))
-    zero, one = _c(0.0, a), _c(1.0, a)
-    b_int = _eq(make(Op.TRUNC, (b,)), b)
+    """a ** b over floats: exp2(b log2|a|) with C's pow for signs and special values."""
+    zero, one, inf = _c(0.0, a), _c(1.0, a), _c(INF, a)
+    mag = make(Op.EXP2, (_mul(b, make(Op.LOG2, (_abs(a),))),))
+    b_int = _eq(make(Op.TRUNC, (b,)), b)  # true for +-inf too
+    # a whole number to a whole power is whole: snap exp2's rounding error (3 ** 7 is 2187, not
+    # 2186.9999999999995, which float16 would round to 2186)
+    whole = make(Op.AND, (make(Op.AND, (b_int, _eq(make(Op.TRUNC, (a,)), a))), _lt(zero, b)))
+    whole = make(Op.AND, (whole, _lt(mag, _c(2.0 ** 52, a))))
+    mag = _where(whole, _floor(_add(mag, _c(0.5, a))), mag)
     half = _mul(b, _c(0.5, b))
     b_odd = make(Op.AND, (b_int, _not(_eq(make(Op.TRUNC, (half,)), half))))
-    neg_a = _lt(a, zero)
-    out = _where(make(Op.AND, (neg_a, b_odd)), _neg(mag), mag)
-    nan = _c(float("nan"), a)
-    out = _where(make(Op.AND, (neg_a, _not(b_int))), nan, out)
-    return _where(_eq(b, zero), one, out)  # x ** 0 is 1 even for nan and inf
+    # the sign bit of a, so (-0.0) ** 3 is -0.0 and (-0.0) ** -1 is -inf
+    sign_bit = make(Op.OR, (_lt(a, zero), _lt(_recip(a), zero)))
+    out = _where(make(Op.AND, (sign_bit, b_odd)), _neg(mag), mag)
+    # a finite negative base has no real power that is not a whole number
+    finite_neg = make(Op.AND, (_lt(a, zero), _lt(_neg(inf), a)))
+    out = _where(make(Op.AND, (finite_neg, _not(b_int))), _c(float("nan"), a), out)
+    # 1 ** anything and (-1) ** +-inf are 1, and so is anything ** 0 (nan and inf too)
+    ones = make(Op.OR, (_eq(a, one), make(Op.AND, (_eq(a, _neg(one)), _eq(_abs(b), inf)))))
+    return _where(make(Op.OR, (ones, _eq(b, zero))), one, out)
 
 
 def float_power(input, exponent) -> Tensor:
@@ -314,14 +477,7 @@ def exp2(input: Tensor) -> Tensor:
 
 def expm1(input: Tensor) -> Tensor:
     """e ** input - 1, accurate near 0."""
-    def fn(a):
-        u = _exp(a)
-        um1 = _sub(u, _c(1.0, a))
-        # Kahan's trick: (u - 1) * a / log(u) cancels the rounding of u
-        exact = _mul(um1, _mul(a, _recip(_log(u))))
-        return _where(_eq(um1, _c(0.0, a)), a, _where(_eq(um1, _c(-1.0, a)), um1,
-                                                      _where(_eq(u, _c(float("inf"), a)), u, exact)))
-    return _unary_float(input, fn)
+    return _unary_float(input, _expm1)
 
 
 def log(input: Tensor) -> Tensor:
@@ -374,15 +530,35 @@ def sin(input: Tensor) -> Tensor:
     return _unary_float(input, lambda a: make(Op.SIN, (a,)))
 
 
+PIO2_HI = 1.5707963267948966  # pi/2 as a float64 ...
+PIO2_LO = 6.123233995736766e-17  # ... and what that misses
+
+
+def _cos(a: Node) -> Node:
+    """cos over float64 from SIN, accurate in absolute terms for every float32 and float64 input.
+
+    sin(pi/2 - x) rounds pi/2 - x to an ulp of x (0.004 at x = 1e5 in float32), so it is used only
+    where that subtraction is exact (Sterbenz: pi/4 <= |x| <= pi), which keeps cos(pi/2) tiny and
+    right; elsewhere 1 - 2 sin(x/2)**2, where x/2 is exact.
+    """
+    x = _abs(a)
+    near = make(Op.SIN, (_add(_sub(_c(PIO2_HI, x), x), _c(PIO2_LO, x)),))
+    s = make(Op.SIN, (_mul(x, _c(0.5, x)),))
+    far = _sub(_c(1.0, x), _mul(_c(2.0, x), _mul(s, s)))
+    exact = make(Op.AND, (_lt(x, _c(2 * PIO2_HI, x)), _lt(_c(PIO2_HI / 2, x), x)))
+    return _where(exact, near, far)
+
+
+# cos and tan compute in float64 for every float dtype (see _cos).
+
 def cos(input: Tensor) -> Tensor:
-    """Cosine, as sin(pi/2 - x)."""
-    return _unary_float(input, lambda a: make(Op.SIN, (_sub(_c(math.pi / 2, a), a),)))
+    """Cosine."""
+    return _unary_float(input, _cos, wide=True)
 
 
 def tan(input: Tensor) -> Tensor:
-    """Tangent."""
-    return _unary_float(input, lambda a: _mul(make(Op.SIN, (a,)),
-                                              _recip(make(Op.SIN, (_sub(_c(math.pi / 2, a), a),)))))
+    """Tangent, as sin / cos."""
+    return _unary_float(input, lambda a: _mul(make(Op.SIN, (a,)), _recip(_cos(a))), wide=True)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -390,32 +566,62 @@ def sigmoid(input: Tensor) -> Tensor:
     return _unary_float(input, _sigmoid)
 
 
+def _tanh(a: Node) -> Node:
+    # tanh|a| = -m / (2 + m) with m = expm1(-2|a|): no cancellation near 0, no overflow far out
+    m = _expm1(_mul(_abs(a), _c(-2.0, a)))
+    return _odd_sign(a, _mul(_neg(m), _recip(_add(m, _c(2.0, a)))))
+
+
+def _exp_half(x: Node) -> Node:
+    """e ** x / 2, finite wherever the result is (cosh(89.0) fits float32; e ** 89 does not)."""
+    return make(Op.EXP2, (_sub(_mul(x, _c(LOG2_E, x)), _c(1.0, x)),))
+
+
+def _sinh(a: Node) -> Node:
+    # sinh|a| = (m + m / (m + 1)) / 2 with m = expm1(|a|): accurate near 0
+    x = _abs(a)
+    m = _expm1(x)
+    near = _mul(_add(m, _mul(m, _recip(_add(m, _c(1.0, a))))), _c(0.5, a))
+    return _odd_sign(a, _where(_lt(m, _c(INF, a)), near, _exp_half(x)))
+
+
+def _cosh(a: Node) -> Node:
+    x = _abs(a)
+    u = _exp(x)
+    near = _mul(_add(u, _recip(u)), _c(0.5, a))
+    return _where(_lt(u, _c(INF, a)), near, _exp_half(x))
+
+
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent, as 2 sigmoid(2x) - 1 (exact for large |x|)."""
-    return _unary_float(input, lambda a: _sub(_mul(_c(2.0, a), _sigmoid(_mul(a, _c(2.0, a)))), _c(1.0, a)))
+    """Hyperbolic tangent."""
+    return _unary_float(input, _tanh)
 
 
 def sinh(input: Tensor) -> Tensor:
     """Hyperbolic sine."""
-    return _unary_float(input, lambda a: _mul(_sub(_exp(a), _exp(_neg(a))), _c(0.5, a)))
+    return _unary_float(input, _sinh)
 
 
 def cosh(input: Tensor) -> Tensor:
     """Hyperbolic cosine."""
-    return _unary_float(input, lambda a: _mul(_add(_exp(a), _exp(_neg(a))), _c(0.5, a)))
+    return _unary_float(input, _cosh)
 
 
 def relu(input: Tensor) -> Tensor:
     """max(input, 0)."""
     if input.dtype is dt.bool_:
-        raise RuntimeError('"clamp_min_cpu" not implemented for \'Bool\'')
-    return wrap(_maximum(input.node, _c(0, input.node)))
+        raise RuntimeError("Boolean inputs not supported for relu")
+    a = input.node
+    zero = _c(0, a)
+    return wrap(_where(_lt(a, zero), zero, a))  # nan and -0.0 pass through, as in PyTorch
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """|input|."""
     a = input.node
-    if a.dtype is dt.bool_ or a.dtype.category == "uint":
+    if a.dtype is dt.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+    if a.dtype.category == "uint":
         return wrap(a)
     out = _where(_lt(a, _c(0, a)), _neg(a), a)
     if a.dtype.is_floating_point:
@@ -424,16 +630,13 @@ def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
 
 
 def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of input (nan stays nan)."""
+    """-1, 0 or 1 by the sign of input (0 for nan, as PyTorch)."""
     a = input.node
     if a.dtype is dt.bool_:
         return wrap(a)
     pos = make(Op.CAST, (_lt(_c(0, a), a),), a.dtype)
     neg_ = make(Op.CAST, (_lt(a, _c(0, a)),), a.dtype)
-    out = _sub(pos, neg_)
-    if a.dtype.is_floating_point:
-        out = _where(_isnan(a), a, out)
-    return wrap(out)
+    return wrap(_sub(pos, neg_))
 
 
 def sgn(input: Tensor) -> Tensor:
@@ -441,7 +644,9 @@ def sgn(input: Tensor) -> Tensor:
     return sign(input)
 
 
-def _rounding(input: Tensor, fn) -> Tensor:
+def _rounding(input: Tensor, fn, kernel: str) -> Tensor:
+    if input.dtype is dt.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     if not input.dtype.is_floating_point:
         return wrap(input.node)  # integers are already whole
     return _unary_float(input, fn)
@@ -449,17 +654,17 @@ def _rounding(input: Tensor, fn) -> Tensor:
 
 def floor(input: Tensor) -> Tensor:
     """Round down."""
-    return _rounding(input, _floor)
+    return _rounding(input, _floor, "floor_vml_cpu")
 
 
 def ceil(input: Tensor) -> Tensor:
     """Round up."""
-    return _rounding(input, lambda a: _neg(_floor(_neg(a))))
+    return _rounding(input, lambda a: _neg(_floor(_neg(a))), "ceil_vml_cpu")
 
 
 def trunc(input: Tensor) -> Tensor:
     """Round toward zero."""
-    return _rounding(input, lambda a: make(Op.TRUNC, (a,)))
+    return _rounding(input, lambda a: make(Op.TRUNC, (a,)), "trunc_vml_cpu")
 
 
 def fix(input: Tensor) -> Tensor:
@@ -469,32 +674,49 @@ def fix(input: Tensor) -> Tensor:
 
 def frac(input: Tensor) -> Tensor:
     """input - trunc(input)."""
-    return _rounding(input, lambda a: _sub(a, make(Op.TRUNC, (a,))))
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_torch_name(input.dtype)}'")
+    return _rounding(input, lambda a: _sub(a, make(Op.TRUNC, (a,))), "frac_cpu")
 
 
 def _round_half_even(a: Node) -> Node:
-    r = _floor(_add(a, _c(0.5, a)))
-    tie = _eq(_sub(r, a), _c(0.5, a))
-    half = _mul(r, _c(0.5, a))
-    odd = _not(_eq(make(Op.TRUNC, (half,)), half))
-    r = _where(make(Op.AND, (tie, odd)), _sub(r, _c(1.0, a)), r)
-    # beyond 2**52 (2**23 for float32) every float is whole, and x + 0.5 would round
-    big = _lt(_c(2.0 ** (52 if a.dtype is dt.float64 else 23), a), _maximum(a, _neg(a)))
-    return _where(big, a, r)
+    # a - floor(a) is exact except in (-0.5, -0.25), where rounding it to 0.5 still picks the right
+    # neighbour; floor(a + 0.5) would not be (0.49999997 + 0.5 rounds up to 1.0)
+    f = _floor(a)
+    frac_part = _sub(a, f)
+    half = _mul(f, _c(0.5, a))
+    f_odd = _not(_eq(make(Op.TRUNC, (half,)), half))
+    point5 = _c(0.5, a)
+    up = make(Op.OR, (_lt(point5, frac_part), make(Op.AND, (_eq(frac_part, point5), f_odd))))
+    r = _add(f, make(Op.CAST, (up,), a.dtype))
+    zero = _c(0.0, a)
+    return _where(_eq(r, zero), _mul(a, zero), r)  # -0.3 rounds to -0.0
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Round half to even, optionally to `decimals` places."""
+    """Round half to even, optionally to `decimals` places (as PyTorch: x * 10**d, round, / 10**d)."""
     if decimals == 0:
-        return _rounding(input, _round_half_even)
-    scale = 10.0 ** decimals
-    return _rounding(input, lambda a: _mul(_round_half_even(_mul(a, _c(scale, a))), _c(1.0 / scale, a)))
+        return _rounding(input, _round_half_even, "round_vml_cpu")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"round_cpu\" not implemented for '{_torch_name(input.dtype)}'")
+    scale = 10.0 ** builtins.abs(decimals)
+    if decimals > 0:
+        return _unary_float(input, lambda a: _true_div(_round_half_even(_mul(a, _c(scale, a))), _c(scale, a)))
+    return _unary_float(input, lambda a: _mul(_round_half_even(_true_div(a, _c(scale, a))), _c(scale, a)))
 
 
 def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """min(max(input, min), max); either bound may be None, a number or a tensor."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [x for x in (min, max) if x is not None]
+    dtype = promote(input, *bounds)
+    if dtype is dt.bool_ and (len(bounds) == 2 or not isinstance(bounds[0], Tensor)):
+        raise NotImplementedError("\"clamp_cpu\" not implemented for 'Bool'")
+    from lazytensor.creation import checked_scalar
+    for x in bounds:
+        if not isinstance(x, Tensor):
+            checked_scalar(x, dtype)
     out = input
     if min is not None:
         out = _binary(out, min, _maximum)
@@ -517,29 +739,73 @@ clip = clamp
 absolute = abs
 
 
+def _need_tensors(name: str, **args) -> None:
+    for position, (arg, x) in enumerate(args.items(), 1):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                            f"not {type(x).__name__}")
+
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise max; nan wins."""
+    _need_tensors("maximum", input=input, other=other)
     return _binary(input, other, _maximum)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise min; nan wins."""
+    _need_tensors("minimum", input=input, other=other)
     return _binary(input, other, _minimum)
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
-    """input + weight * (end - input)."""
-    return add(input, mul(sub(end, input), weight))
+    """input + weight * (end - input), computed as PyTorch does (exactly end at weight 1)."""
+    _need_tensors("lerp", input=input, end=end)
+    for name, x in (("end", end), ("weight", weight)):
+        if isinstance(x, Tensor) and x.dtype is not input.dtype and (name == "end" or x.ndim):
+            raise RuntimeError(f"expected dtype {_short_name(input.dtype)} for `{name}` but got dtype "
+                               f"{_short_name(x.dtype)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"lerp_kernel_scalar\" not implemented for '{_torch_name(input.dtype)}'")
+    work = _compute_dtype(input.dtype)
+    shape = broadcast_shapes(input.shape, end.shape, weight.shape if isinstance(weight, Tensor) else ())
+    a, b = operand_nodes((input, end), work, shape)
+    w = operand_nodes((weight,), work, shape)[0]
+    one, half = _c(1.0, a), _c(0.5, a)
+    diff = _sub(b, a)
+    low = _add(a, _mul(w, diff))
+    high = _sub(b, _mul(diff, _sub(one, w)))
+    return wrap(cast_node(_where(_lt(_maximum(w, _neg(w)), half), low, high), input.dtype))
+
+
+def _short_name(d: dt.DType) -> str:
+    return {"float32": "float", "float64": "double", "float16": "half", "int64": "long", "int32": "int",
+            "int16": "short", "int8": "char", "uint8": "unsigned char"}.get(d.name, d.name)
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
-    """input + value * tensor1 * tensor2."""
-    return add(input, mul(mul(tensor1, tensor2), value))
+    """input + value * tensor1 * tensor2 (value taken in the result's dtype)."""
+    dtype = promote(input, tensor1, tensor2)
+    if dtype is dt.bool_:
+        raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool'")
+    shape = broadcast_shapes(input.shape, tensor1.shape, tensor2.shape)
+    a, b, c = operand_nodes((input, tensor1, tensor2), dtype, shape)
+    return wrap(_add(a, _mul(_mul(b, c), _c(value, a))))
 
 
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
-    """input + value * tensor1 / tensor2."""
-    return add(input, mul(div(tensor1, tensor2), value))
+    """input + value * tensor1 / tensor2 (float tensors only, as PyTorch)."""
+    if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / "
+                           "tensor2), for all dtypes.")
+    dtype = promote(input, tensor1, tensor2)
+    shape = broadcast_shapes(input.shape, tensor1.shape, tensor2.shape)
+    a, b, c = operand_nodes((input, tensor1, tensor2), dtype, shape)
+    return wrap(_add(a, _mul(_true_div(b, c), _c(value, a))))
 
 
 # ---- predicates ----
@@ -586,7 +852,6 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
     a = input.node
     if not a.dtype.is_floating_point:
         return wrap(a)
-    import numpy as np
     finfo = np.finfo(a.dtype.np_dtype) if a.dtype is not dt.bfloat16 else None
     big = float(finfo.max) if finfo is not None else 3.3895313892515355e38
     posinf = big if posinf is None else posinf
@@ -599,38 +864,44 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
 
 # ---- comparisons ----
 
-def _compare(a, b, fn) -> Tensor:
-    return _binary(a, b, fn, out_dtype=lambda d: dt.bool_)
+def _same(d: dt.DType) -> dt.DType:
+    return d
+
+
+def _compare(a, b, fn, name: str) -> Tensor:
+    _need_tensors(name, input=a)
+    # a Python number is rounded to the tensor's dtype first: float16 0.1 == 0.1 holds, as in PyTorch
+    return _binary(a, b, fn, out_dtype=lambda d: dt.bool_, compute_dtype=_same)
 
 
 def eq(input, other) -> Tensor:
     """input == other."""
-    return _compare(input, other, _eq)
+    return _compare(input, other, _eq, "eq")
 
 
 def ne(input, other) -> Tensor:
     """input != other."""
-    return _compare(input, other, lambda a, b: _not(_eq(a, b)))
+    return _compare(input, other, lambda a, b: _not(_eq(a, b)), "ne")
 
 
 def lt(input, other) -> Tensor:
     """input < other."""
-    return _compare(input, other, _lt)
+    return _compare(input, other, _lt, "lt")
 
 
 def gt(input, other) -> Tensor:
     """input > other."""
-    return _compare(input, other, lambda a, b: _lt(b, a))
+    return _compare(input, other, lambda a, b: _lt(b, a), "gt")
 
 
 def le(input, other) -> Tensor:
     """input <= other (false with nan)."""
-    return _compare(input, other, lambda a, b: make(Op.OR, (_lt(a, b), _eq(a, b))))
+    return _compare(input, other, lambda a, b: make(Op.OR, (_lt(a, b), _eq(a, b))), "le")
 
 
 def ge(input, other) -> Tensor:
     """input >= other (false with nan)."""
-    return _compare(input, other, lambda a, b: make(Op.OR, (_lt(b, a), _eq(a, b))))
+    return _compare(input, other, lambda a, b: make(Op.OR, (_lt(b, a), _eq(a, b))), "ge")
 
 
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
@@ -647,7 +918,12 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """|input - other| <= atol + rtol * |other|, elementwise."""
-    close = le(abs(sub(input, other)), add(mul(abs(other), rtol), atol))
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{_torch_name(input.dtype)} did not match {_torch_name(other.dtype)}")
+    if input.dtype is dt.bool_:
+        return eq(input, other)
+    error = abs(sub(input, other))
+    close = logical_and(isfinite(error), le(error, add(mul(abs(other), rtol), atol)))
     close = logical_or(close, eq(input, other))
     if equal_nan:
         close = logical_or(close, logical_and(isnan(input), isnan(other)))
@@ -668,13 +944,12 @@ def _as_bool(x) -> Node:
 
 def logical_not(input: Tensor) -> Tensor:
     """not input, as bool."""
+    _need_tensors("logical_not", input=input)
     return wrap(_not(_as_bool(input)))
 
 
 def _logical(a, b, op) -> Tensor:
-    from lazytensor.creation import tensor
-    a = a if isinstance(a, Tensor) else tensor(a)
-    b = b if isinstance(b, Tensor) else tensor(b)
+    _need_tensors(f"logical_{op.name.lower()}", input=a, other=b)
     na, nb = operand_nodes((wrap(_as_bool(a)), wrap(_as_bool(b))), dt.bool_)
     return wrap(make(op, (na, nb)))
 
@@ -695,16 +970,11 @@ def logical_xor(input, other) -> Tensor:
 
 
 def _bitwise(a, b, op, name) -> Tensor:
-    for x in (a, b):
-        d = x.dtype if isinstance(x, Tensor) else scalar_dtype_of(x)
-        if d.is_floating_point:
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        dtype = promote(a, b)
+        if dtype.is_floating_point:
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_torch_name(dtype)}\'')
     return _binary(a, b, lambda x, y: make(op, (x, y)))
-
-
-def scalar_dtype_of(x) -> dt.DType:
-    from lazytensor.tensor import scalar_dtype
-    return scalar_dtype(x)
 
 
 def bitwise_and(input, other) -> Tensor:
@@ -725,8 +995,14 @@ def bitwise_xor(input, other) -> Tensor:
 def bitwise_not(input: Tensor) -> Tensor:
     """~input (logical not for bool)."""
     if input.dtype.is_floating_point:
-        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     return wrap(_not(input.node))
+
+
+def _invert(input: Tensor) -> Tensor:
+    if input.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(input)
 
 
 def where(condition: Tensor, input=None, other=None) -> Tensor:
@@ -734,9 +1010,12 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     if input is None and other is None:
         from lazytensor.indexing import nonzero
         return nonzero(condition, as_tuple=True)
+    if condition.dtype is not dt.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{_torch_name(condition.dtype)}")
     dtype = promote(input, other)
     shapes = [condition.shape] + [x.shape for x in (input, other) if isinstance(x, Tensor)]
-    from lazytensor.tensor import broadcast_shapes, expand_node
+    from lazytensor.tensor import expand_node
     shape = broadcast_shapes(*shapes)
     na, nb = operand_nodes((input, other), dtype, shape)
     c = expand_node(_as_bool(condition), shape)
@@ -744,7 +1023,7 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
 
 
 def _is_bool(x) -> bool:
-    return (isinstance(x, Tensor) and x.dtype is dt.bool_) or isinstance(x, bool)
+    return (isinstance(x, Tensor) and x.dtype is dt.bool_) or isinstance(x, (bool, np.bool_))
 
 
 # ---- Tensor methods, operators and in-place forms ----
@@ -767,10 +1046,10 @@ _METHODS = [add, sub, mul, div, true_divide, floor_divide, remainder, fmod, neg,
             relu, abs, sign, sgn, floor, ceil, trunc, fix, frac, round, clamp, clamp_min, clamp_max, maximum,
             minimum, lerp, addcmul, addcdiv, isnan, isinf, isposinf, isneginf, isfinite, nan_to_num, eq, ne, lt, gt,
             le, ge, equal, isclose, allclose, logical_not, logical_and, logical_or, logical_xor, bitwise_and,
-            bitwise_or, bitwise_xor, bitwise_not, where, positive]
+            bitwise_or, bitwise_xor, bitwise_not, positive]
 _INPLACE = [add, sub, mul, div, true_divide, floor_divide, remainder, fmod, neg, pow, exp, exp2, expm1, log, log2,
             log10, log1p, sqrt, rsqrt, reciprocal, square, sin, cos, tan, sigmoid, tanh, sinh, cosh, relu, abs, sign,
-            floor, ceil, trunc, fix, frac, round, clamp, clamp_min, clamp_max, lerp, addcmul, addcdiv, nan_to_num,
+            sgn, floor, ceil, trunc, fix, frac, round, clamp, clamp_min, clamp_max, lerp, addcmul, addcdiv, nan_to_num,
             eq, ne, lt, gt, le, ge, logical_not, logical_and, logical_or, logical_xor, bitwise_and, bitwise_or,
             bitwise_xor, bitwise_not]
 
@@ -782,6 +1061,28 @@ Tensor.clip = clamp
 Tensor.clip_ = Tensor.clamp_
 Tensor.multiply, Tensor.subtract, Tensor.divide = mul, sub, div
 Tensor.greater, Tensor.less, Tensor.greater_equal, Tensor.less_equal, Tensor.not_equal = gt, lt, ge, le, ne
+Tensor.negative, Tensor.absolute = neg, abs
+for _alias, _name in (("multiply", "mul"), ("subtract", "sub"), ("divide", "div"), ("negative", "neg"),
+                      ("absolute", "abs"), ("greater", "gt"), ("less", "lt"), ("greater_equal", "ge"),
+                      ("less_equal", "le"), ("not_equal", "ne")):
+    setattr(Tensor, _alias + "_", getattr(Tensor, _name + "_"))
+
+
+def _where_method(self: Tensor, condition: Tensor, other) -> Tensor:
+    """self where condition holds, else other (torch.Tensor.where)."""
+    return where(condition, self, other)
+
+
+def _float_power_(self: Tensor, exponent) -> Tensor:
+    """In-place float_power: the tensor must already be float64."""
+    if self.dtype is not dt.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {_torch_name(self.dtype)} but the "
+                           "operation's result requires dtype Double")
+    return _inplace(float_power)(self, exponent)
+
+
+Tensor.where = _where_method
+Tensor.float_power_ = _float_power_
 
 
 def _reflected(fn):
@@ -807,13 +1108,12 @@ Tensor.__mod__ = lambda self, other: remainder(self, other)
 Tensor.__rmod__ = _reflected(remainder)
 Tensor.__imod__ = lambda self, other: self.remainder_(other)
 Tensor.__pow__ = lambda self, other: pow(self, other)
-Tensor.__rpow__ = lambda self, other: pow(_scalar_tensor(other, promote(other)), self) if is_scalar(other) \
-    else pow(other, self)
+Tensor.__rpow__ = lambda self, other: pow(other, self) if is_scalar(other) else NotImplemented
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 Tensor.__neg__ = neg
 Tensor.__pos__ = positive
 Tensor.__abs__ = abs
-Tensor.__invert__ = bitwise_not
+Tensor.__invert__ = _invert
 Tensor.__and__ = lambda self, other: bitwise_and(self, other)
 Tensor.__rand__ = _reflected(bitwise_and)
 Tensor.__iand__ = lambda self, other: self.bitwise_and_(other)

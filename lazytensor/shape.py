@@ -6,9 +6,12 @@ new base instead.
 """
 from __future__ import annotations
 
+import operator
+import warnings
+
 from lazytensor import views
 from lazytensor.compiler.ops import Op, make
-from lazytensor.tensor import Tensor, make_view, normalize_dim, wrap
+from lazytensor.tensor import Tensor, _torch_name, make_view, normalize_dim, wrap
 
 __all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint", "squeeze", "unsqueeze",
            "flatten", "unflatten", "movedim", "moveaxis", "narrow", "select", "diagonal", "clone",
@@ -18,7 +21,11 @@ __all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjo
 def _shape_args(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(d) for d in shape)
+    try:
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of ints, but got "
+                        f"({', '.join(type(d).__name__ for d in shape)})") from None
 
 
 def infer_shape(shape: tuple, numel: int) -> tuple:
@@ -26,12 +33,15 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
-    for d in shape:
+    for i, d in enumerate(shape):
         if d != -1:
             if d < 0:
-                raise RuntimeError(f"invalid shape dimension {d}")
+                raise RuntimeError(f"invalid shape dimension {d} at index {i} of shape {list(shape)}")
             known *= d
     if -1 in shape:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                               "unspecified dimension size -1 can be any value and is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // known if d == -1 else d for d in shape)
@@ -126,13 +136,23 @@ def adjoint(input: Tensor) -> Tensor:
 
 
 def _T(input: Tensor) -> Tensor:
-    if input.ndim not in (0, 2):
-        # PyTorch deprecates .T beyond 2-d but still reverses the dims
-        return permute(input, tuple(range(input.ndim - 1, -1, -1)))
-    return t(input)
+    if input.ndim == 0:
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+                      UserWarning, stacklevel=2)
+    elif input.ndim != 2:
+        # PyTorch deprecates .T on other than 2-d but still reverses the dims
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+                      "deprecated and it will throw an error in a future release. Consider `x.mT` to transpose "
+                      "batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the "
+                      "dimensions of a tensor.", UserWarning, stacklevel=2)
+    return permute(input, tuple(range(input.ndim - 1, -1, -1)))
 
 
 def _mT(input: Tensor) -> Tensor:
+    if input.ndim == 0:
+        warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                      UserWarning, stacklevel=2)
+        return make_view(input, ())
     if input.ndim < 2:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return transpose(input, -2, -1)
@@ -144,10 +164,16 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     if dim is None:
         dims = {i for i, d in enumerate(shape) if d == 1}
     else:
-        dims = {normalize_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
-        dims = {d for d in dims if d < len(shape) and shape[d] == 1}
-    new = tuple(d for i, d in enumerate(shape) if i not in dims)
-    return make_view(input, ((Op.RESHAPE, new),) if new != shape else ())
+        listed = [normalize_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
+        for i, d in enumerate(listed):
+            if d in listed[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        dims = {d for d in listed if d < len(shape) and shape[d] == 1}
+    kept = tuple(i for i in range(len(shape)) if i not in dims)
+    if len(kept) == len(shape):
+        return make_view(input, ())
+    # the other dims keep their strides, as PyTorch's squeeze
+    return make_view(input, ((Op.RESHAPE, views.keep_strides(tuple(shape[i] for i in kept), kept)),))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -157,7 +183,8 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     d = dim + n if dim < 0 else dim
     shape = tuple(input.shape)
-    return make_view(input, ((Op.RESHAPE, shape[:d] + (1,) + shape[d:]),))
+    src = tuple(range(d)) + (None,) + tuple(range(d, n - 1))
+    return make_view(input, ((Op.RESHAPE, views.keep_strides(shape[:d] + (1,) + shape[d:], src)),))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -168,6 +195,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     a, b = normalize_dim(start_dim, len(shape)), normalize_dim(end_dim, len(shape))
     if a > b:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if a == b:
+        return input  # PyTorch returns the tensor itself
     merged = 1
     for d in shape[a:b + 1]:
         merged *= d
@@ -183,13 +212,19 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     """Dimension `dim` split into `sizes` (a view)."""
     shape = tuple(input.shape)
     d = normalize_dim(dim, len(shape))
-    sizes = tuple(sizes)
-    sizes = infer_shape(sizes, shape[d]) if -1 in sizes else sizes
+    sizes = _shape_args((sizes,)) if isinstance(sizes, (tuple, list)) else _shape_args(tuple(sizes))
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:\nonly one dimension can be inferred")
     total = 1
     for s in sizes:
-        total *= s
+        total *= s if s != -1 else 1
+    if -1 in sizes and total and shape[d] % total == 0:
+        sizes = tuple(shape[d] // total if s == -1 else s for s in sizes)
+        total = shape[d]
     if total != shape[d]:
-        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
                            f"({shape[d]}) in the input tensor")
     return view(input, shape[:d] + sizes + shape[d + 1:])
 
@@ -200,7 +235,11 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     src = [normalize_dim(d, n) for d in (source if isinstance(source, (tuple, list)) else (source,))]
     dst = [normalize_dim(d, n) for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
     if len(src) != len(dst):
-        raise RuntimeError("movedim: Invalid source or destination dims")
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain the "
+                           f"same number of dims as destination ({dst} dims)")
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
     order = [None] * n
     for s, d in zip(src, dst):
         order[d] = s
@@ -217,9 +256,9 @@ def expand(input: Tensor, *sizes) -> Tensor:
     sizes = _shape_args(sizes)
     shape = tuple(input.shape)
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({input.dtype.name}{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
-                           f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
-                           f"tensor ({len(shape)})")
+        raise RuntimeError(f"expand(torch.{_torch_name(input.dtype)}Tensor{{{list(shape)}}}, size={list(sizes)}): "
+                           f"the number of sizes provided ({len(sizes)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     full = (1,) * lead + shape
     new = []
@@ -233,11 +272,25 @@ def expand(input: Tensor, *sizes) -> Tensor:
             raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({old}) at "
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                                f"{list(shape)}")
+        if want < 0:
+            raise RuntimeError(f"The expanded size of the tensor ({want}) isn't allowed: sizes must be "
+                               f"non-negative.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
         new.append(want)
     new = tuple(new)
     vops = []
     if lead:
-        vops.append((Op.RESHAPE, full))
+        # PyTorch gives a new leading dim the size * stride of the expanded dim after it (0 after
+        # the last dim of a 0-d tensor); the other dims keep their strides
+        old_strides = input._strided()[1]
+        out = [0] * len(new)
+        for i in range(len(new) - 1, -1, -1):
+            if i >= lead:
+                stride = old_strides[i - lead]
+            else:
+                stride = new[i + 1] * out[i + 1] if i + 1 < len(new) else 0
+            out[i] = 0 if full[i] != new[i] else stride
+        rules = tuple(("stride", out[i]) for i in range(lead)) + tuple(("dim", j, 1) for j in range(len(shape)))
+        vops.append((Op.RESHAPE, views.ViewShape(full, rules)))
     if new != full:
         vops.append((Op.EXPAND, new))
     return make_view(input, tuple(vops))
@@ -259,9 +312,14 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = normalize_dim(dim, len(shape))
     if isinstance(start, Tensor):
         start = int(start.item())
+    if not -shape[d] <= start <= shape[d]:
+        raise IndexError(f"start out of range (expected to be in range of [{-shape[d]}, {shape[d]}], but got "
+                         f"{start})")
     if start < 0:
         start += shape[d]
-    if not 0 <= start <= shape[d] or length < 0 or start + length > shape[d]:
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > shape[d]:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({shape[d]}).")
     return make_view(input, views.slice_vops(shape, d, start, start + length, 1))
 
@@ -272,10 +330,14 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     if not shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = normalize_dim(dim, len(shape))
+    if isinstance(index, Tensor):
+        index = int(index.item())
     if not -shape[d] <= index < shape[d]:
-        raise IndexError(f"index {index} is out of bounds for dimension {d} with size {shape[d]}")
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(shape)} at dimension {d}")
     i = index + shape[d] if index < 0 else index
-    vops = views.slice_vops(shape, d, i, i + 1, 1) + ((Op.RESHAPE, shape[:d] + shape[d + 1:]),)
+    kept = tuple(k for k in range(len(shape)) if k != d)
+    vops = views.slice_vops(shape, d, i, i + 1, 1) + ((Op.RESHAPE, views.keep_strides(shape[:d] + shape[d + 1:],
+                                                                                        kept)),)
     return make_view(input, vops)
 
 
@@ -285,21 +347,28 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     a, b = normalize_dim(dim1, n), normalize_dim(dim2, n)
     if a == b:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    x = movedim(input, (a, b), (n - 2, n - 1))
-    rows, cols = x.shape[-2], x.shape[-1]
+    shape, strides, start = input._strided()
     if offset >= 0:
-        length = max(0, min(rows, cols - offset))
-        x = narrow(narrow(x, -1, min(offset, cols), length), -2, 0, length)
+        length = max(0, min(shape[a], shape[b] - offset))
+        start += offset * strides[b] if length else 0
     else:
-        length = max(0, min(rows + offset, cols))
-        x = narrow(narrow(x, -2, min(-offset, rows), length), -1, 0, length)
-    # the diagonal of a square block: flatten it and take every (length + 1)-th element
-    lead = tuple(x.shape[:-2])
-    if length == 0:
-        return reshape(x, lead + (0,))
-    flat = reshape(x, lead + (length * length,))
-    from lazytensor import indexing
-    return indexing.slice_dim(flat, -1, 0, length * length, length + 1)
+        length = max(0, min(shape[a] + offset, shape[b]))
+        start -= offset * strides[a] if length else 0
+    # Its strides are PyTorch's: the other dims keep theirs, the diagonal steps both dims at once.
+    # The view is built afresh from the flat storage of the base.
+    rest = [k for k in range(n) if k not in (a, b)]
+    new_shape = tuple(shape[k] for k in rest) + (length,)
+    new_strides = tuple(strides[k] for k in rest) + (strides[a] + strides[b],)
+    base = input._base if input._base is not None else input
+    base_shape = tuple(base._node.shape)
+    numel = base._node.size
+    vops = ((Op.RESHAPE, (numel,)),) if base_shape != (numel,) else ()
+    try:
+        vops += views.as_strided_vops(numel, new_shape, new_strides, start)
+    except ValueError as e:  # no layout PyTorch's view ops make has been seen to get here
+        raise RuntimeError(f"diagonal: this layout (sizes {list(shape)}, strides {list(strides)}) has no "
+                           f"diagonal view here: {e}") from None
+    return make_view(base, vops)
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
@@ -314,25 +383,46 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
     return wrap(make(Op.CONTIGUOUS, (input.node,)))
 
 
-def atleast_1d(input: Tensor) -> Tensor:
-    """A 0-d tensor as 1-d; others unchanged."""
+def _each(fn, tensors: tuple):
+    """fn of one tensor, or a tuple of fn of each (several tensors, or one list), as PyTorch."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(fn(x) for x in tensors[0])
+    if len(tensors) == 1:
+        return fn(tensors[0])
+    return tuple(fn(x) for x in tensors)
+
+
+def _atleast_1d(input: Tensor) -> Tensor:
     return reshape(input, (1,)) if input.ndim == 0 else input
 
 
-def atleast_2d(input: Tensor) -> Tensor:
-    """Tensors of fewer dims as 2-d."""
-    return reshape(input, (1,) * (2 - input.ndim) + tuple(input.shape)) if input.ndim < 2 else input
+def _atleast_2d(input: Tensor) -> Tensor:
+    if input.ndim == 0:
+        return reshape(input, (1, 1))
+    return unsqueeze(input, 0) if input.ndim == 1 else input
 
 
-def atleast_3d(input: Tensor) -> Tensor:
-    """Tensors of fewer dims as 3-d (as numpy.atleast_3d)."""
+def _atleast_3d(input: Tensor) -> Tensor:
     if input.ndim == 0:
         return reshape(input, (1, 1, 1))
     if input.ndim == 1:
-        return reshape(input, (1, input.shape[0], 1))
-    if input.ndim == 2:
-        return unsqueeze(input, -1)
-    return input
+        return unsqueeze(unsqueeze(input, 0), -1)
+    return unsqueeze(input, -1) if input.ndim == 2 else input
+
+
+def atleast_1d(*tensors):
+    """A 0-d tensor as 1-d, others unchanged (a tuple for several tensors or a list)."""
+    return _each(_atleast_1d, tensors)
+
+
+def atleast_2d(*tensors):
+    """Tensors of fewer dims as 2-d, new dims in front (a tuple for several tensors or a list)."""
+    return _each(_atleast_2d, tensors)
+
+
+def atleast_3d(*tensors):
+    """Tensors of fewer dims as 3-d, as numpy.atleast_3d (a tuple for several tensors or a list)."""
+    return _each(_atleast_3d, tensors)
 
 
 for _f in (view, reshape, view_as, reshape_as, permute, transpose, t, adjoint, squeeze, unsqueeze, flatten,

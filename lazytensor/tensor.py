@@ -66,7 +66,7 @@ class Tensor:
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
             src = creation.tensor(args[0], dtype=get_default_dtype())
         else:
-            src = creation.empty(*args, dtype=get_default_dtype())
+            src = creation.empty(*(args or (0,)), dtype=get_default_dtype())  # lt.Tensor() is empty
         _init(self, src.node, None, ())
 
     # ---- the node ----
@@ -196,10 +196,10 @@ class Tensor:
     def is_contiguous(self, memory_format=None) -> bool:
         """True when the elements are laid out row-major with no gaps (size-1 dims don't count)."""
         shape, strides, _ = self._strided()
+        if 0 in shape:
+            return True
         expected = 1
         for d, s in zip(reversed(shape), reversed(strides)):
-            if d == 0:
-                return True
             if d != 1:
                 if s != expected:
                     return False
@@ -264,9 +264,13 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self) -> int:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self) -> int:
@@ -330,10 +334,18 @@ def _init(t: Tensor, n: Node | None, base: Tensor | None, vops: tuple) -> None:
 
 def wrap(n: Node) -> Tensor:
     """A new base tensor whose value is the node `n` (pending until observed)."""
-    t = object.__new__(Tensor)
-    _init(t, n, None, ())
+    t = _new(Tensor)
+    # _init, inlined: this is the hot path of every op
+    t._node = n
+    t._base = t._vcache = t._buffer = t.grad = t.grad_fn = None
+    t._vops = ()
+    t.requires_grad = False
+    t._version = 0
     lazy.note_pending(t)
     return t
+
+
+_new = object.__new__
 
 
 def from_storage(buffer, shape: tuple) -> Tensor:
@@ -401,9 +413,15 @@ def const(value, dtype: dt.DType, shape: tuple = ()) -> Node:
     if dtype is dt.bool_:
         value = bool(value)
     elif dtype.is_floating_point:
-        value = float(value)
+        # the value the dtype holds (70000.0 is inf in float16), so every backend reads the same
+        with np.errstate(over="ignore"):
+            value = float(np.float64(value).astype(dtype.np_dtype))
     else:
-        value = int(value)
+        # PyTorch wraps Python ints into the dtype's range (uint8_tensor + 300 adds 44)
+        span = 1 << dtype.bits
+        value = int(value) % span
+        if dtype.is_signed and value >= span // 2:
+            value -= span
     return expand_node(make(Op.CONST, arg=value, dtype=dtype), shape)
 
 
@@ -469,8 +487,11 @@ def ensure_tensor(x) -> Tensor:
     return creation.tensor(x)
 
 
-def assign(t: Tensor, value: Node) -> Tensor:
-    """Make `value` the new contents of `t` in place: through views into the base's storage."""
+def assign(t: Tensor, value: Node, allow_overlap: bool = False) -> Tensor:
+    """Make `value` the new contents of `t` in place: through views into the base's storage.
+
+    A view whose elements share memory (expanded) refuses the write as PyTorch does, unless
+    `allow_overlap` (fill_/zero_: every element gets the same value)."""
     if value.shape != t.node.shape:
         value = expand_node(value, t.node.shape)
     value = cast_node(value, t.dtype)
@@ -479,7 +500,7 @@ def assign(t: Tensor, value: Node) -> Tensor:
         target = t
     else:
         base = t._base
-        base._node = views.write_back(base._node, value, t._vops)
+        base._node = views.write_back(base._node, value, t._vops, allow_overlap)
         base._version += 1
         target = base
     t._version += 1
