@@ -260,7 +260,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with "
+                               f"{'no values' if self.numel() == 0 else 'more than one value'} is ambiguous")
         return bool(self.item())
 
     def __float__(self) -> float:

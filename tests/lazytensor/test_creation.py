@@ -107,6 +107,7 @@ def test_tensor_with_dtype_converts(name):
 
 
 @needs_torch
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
 @pytest.mark.parametrize("case", [
     lambda m: m.tensor([300], dtype=m.uint8), lambda m: m.tensor([-1], dtype=m.uint8),
     lambda m: m.tensor(-255, dtype=m.uint8), lambda m: m.tensor([-129], dtype=m.int8),
