@@ -37,6 +37,7 @@ class Op(enum.Enum):
     EXP2 = enum.auto()
     LOG2 = enum.auto()
     SIN = enum.auto()
+    COS = enum.auto()
     SQRT = enum.auto()
     RECIP = enum.auto()
     TRUNC = enum.auto()
@@ -44,6 +45,7 @@ class Op(enum.Enum):
     NOT = enum.auto()
     # binary
     ADD = enum.auto()
+    DIV = enum.auto()
     MUL = enum.auto()
     MAX = enum.auto()
     CMPLT = enum.auto()
@@ -72,8 +74,8 @@ class Op(enum.Enum):
     CONTIGUOUS = enum.auto()
 
 
-UNARY = {Op.NEG, Op.EXP2, Op.LOG2, Op.SIN, Op.SQRT, Op.RECIP, Op.TRUNC, Op.CAST, Op.NOT}
-BINARY = {Op.ADD, Op.MUL, Op.MAX, Op.CMPLT, Op.CMPEQ, Op.IDIV, Op.MOD, Op.AND, Op.OR, Op.XOR}
+UNARY = {Op.NEG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TRUNC, Op.CAST, Op.NOT}
+BINARY = {Op.ADD, Op.DIV, Op.MUL, Op.MAX, Op.CMPLT, Op.CMPEQ, Op.IDIV, Op.MOD, Op.AND, Op.OR, Op.XOR}
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE}
 REDUCE = {Op.SUM, Op.PROD, Op.MAX_REDUCE}
 MOVEMENT = {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.PAD, Op.SHRINK, Op.FLIP}
@@ -186,6 +188,10 @@ def _float_only(dtypes, arg):
     if not dtypes[0].is_floating_point:
         raise IRError(f"needs a float operand, got {dtypes[0].name}")
     return dtypes[0]
+
+
+def _float_binary(dtypes, arg):
+    return _float_only((_same_dtype(dtypes, arg),), arg)
 
 
 def _int_only(dtypes, arg):
@@ -316,6 +322,7 @@ _row(Op.NEG, 1, _same_shape, _first, _quiet(lambda x, n: np.negative(x[0])), "-x
 _row(Op.EXP2, 1, _same_shape, _float_only, _quiet(lambda x, n: np.exp2(x[0])), "2**x")
 _row(Op.LOG2, 1, _same_shape, _float_only, _quiet(lambda x, n: np.log2(x[0])), "log2(x)")
 _row(Op.SIN, 1, _same_shape, _float_only, _quiet(lambda x, n: np.sin(x[0])), "sin(x)")
+_row(Op.COS, 1, _same_shape, _float_only, _quiet(lambda x, n: np.cos(x[0])), "cos(x)")
 _row(Op.SQRT, 1, _same_shape, _float_only, _quiet(lambda x, n: np.sqrt(x[0])), "sqrt(x)")
 _row(Op.RECIP, 1, _same_shape, _float_only,
      _quiet(lambda x, n: np.reciprocal(x[0])), "1/x")
@@ -325,6 +332,8 @@ _row(Op.NOT, 1, _same_shape, _int_only,
      lambda x, n: np.logical_not(x[0]) if n.dtype is dt.bool_ else np.invert(x[0]), "bitwise / logical not")
 _row(Op.ADD, 2, _same_shape, _same_dtype,
      _quiet(lambda x, n: np.logical_or(*x) if n.dtype is dt.bool_ else np.add(*x)), "a + b")
+_row(Op.DIV, 2, _same_shape, _float_binary, _quiet(lambda x, n: np.divide(*x)),
+     "a / b, IEEE division rounded once (a * (1 / b) can be an ulp off)")
 _row(Op.MUL, 2, _same_shape, _same_dtype,
      _quiet(lambda x, n: np.logical_and(*x) if n.dtype is dt.bool_ else np.multiply(*x)), "a * b")
 _row(Op.MAX, 2, _same_shape, _same_dtype, _quiet(lambda x, n: np.maximum(*x)), "max(a, b), nan wins")

@@ -106,46 +106,9 @@ def _odd_sign(a: Node, magnitude: Node) -> Node:
     return _where(_eq(a, zero), a, out)
 
 
-def _split(x: Node) -> tuple[Node, Node]:
-    """Veltkamp's split of a float64 into two halves of 26 bits, whose products are exact."""
-    # (2**27 + 1) x overflows past 2**996: split x / 2**32 there and scale the halves back, exactly
-    big = _lt(_c(2.0 ** 995, x), _abs(x))
-    down, up = _where(big, _c(2.0 ** -32, x), _c(1.0, x)), _where(big, _c(2.0 ** 32, x), _c(1.0, x))
-    y = _mul(x, down)
-    c = _mul(y, _c(134217729.0, x))  # 2**27 + 1
-    hi = _sub(c, _sub(c, y))
-    return _mul(hi, up), _mul(_sub(y, hi), up)
-
-
-def _two_prod(x: Node, y: Node) -> tuple[Node, Node]:
-    """x * y as p + e exactly (Dekker), for float64 without a fused multiply-add."""
-    p = _mul(x, y)
-    xh, xl = _split(x)
-    yh, yl = _split(y)
-    e = _add(_add(_add(_sub(_mul(xh, yh), p), _mul(xh, yl)), _mul(xl, yh)), _mul(xl, yl))
-    return p, e
-
-
 def _true_div(a: Node, b: Node) -> Node:
-    """a / b rounded once, as IEEE division.
-
-    The IR divides as a * (1 / b), which can be an ulp off (49.0 * (1 / 49.0) is 0.9999999999999999).
-    Narrower floats divide in float64, whose error is too small to change their rounding; float64
-    corrects its quotient with the exact residual a - q * b.
-    """
-    if a.dtype is not dt.float64:
-        wide = _mul(cast_node(a, dt.float64), _recip(cast_node(b, dt.float64)))
-        return cast_node(wide, a.dtype)
-    # 1 / b overflows for |b| < 2**-1024: scale both by 2**64 (exactly) where b is that small
-    scale = _where(_lt(_abs(b), _c(2.0 ** -960, b)), _c(2.0 ** 64, b), _c(1.0, b))
-    a, b = _mul(a, scale), _mul(b, scale)
-    r = _recip(b)
-    q = _mul(a, r)
-    p, e = _two_prod(q, b)
-    q1 = _add(q, _mul(_sub(_sub(a, p), e), r))
-    # where q is 0, inf or nan, or the residual's products overflowed, q is already the answer
-    ok = make(Op.AND, (_lt(_abs(q1), _c(INF, q1)), _not(_eq(q, _c(0.0, q)))))
-    return _where(ok, q1, q)
+    """a / b, IEEE division rounded once."""
+    return make(Op.DIV, (a, b))
 
 
 def _floor(a: Node) -> Node:
@@ -181,11 +144,10 @@ def _compute_dtype(d: dt.DType) -> dt.DType:
     return dt.float32 if d in (dt.float16, dt.bfloat16) else d
 
 
-def _unary_float(x: Tensor, fn, *, wide: bool = False) -> Tensor:
-    """A float math function: ints become the default float; halves compute in float32 (every float
-    in float64 when `wide`)."""
+def _unary_float(x: Tensor, fn) -> Tensor:
+    """A float math function: ints become the default float; halves compute in float32."""
     out = _float_dtype(x.dtype)
-    n = fn(cast_node(x.node, dt.float64 if wide else _compute_dtype(out)))
+    n = fn(cast_node(x.node, _compute_dtype(out)))
     return wrap(cast_node(n, out))
 
 
@@ -530,35 +492,14 @@ def sin(input: Tensor) -> Tensor:
     return _unary_float(input, lambda a: make(Op.SIN, (a,)))
 
 
-PIO2_HI = 1.5707963267948966  # pi/2 as a float64 ...
-PIO2_LO = 6.123233995736766e-17  # ... and what that misses
-
-
-def _cos(a: Node) -> Node:
-    """cos over float64 from SIN, accurate in absolute terms for every float32 and float64 input.
-
-    sin(pi/2 - x) rounds pi/2 - x to an ulp of x (0.004 at x = 1e5 in float32), so it is used only
-    where that subtraction is exact (Sterbenz: pi/4 <= |x| <= pi), which keeps cos(pi/2) tiny and
-    right; elsewhere 1 - 2 sin(x/2)**2, where x/2 is exact.
-    """
-    x = _abs(a)
-    near = make(Op.SIN, (_add(_sub(_c(PIO2_HI, x), x), _c(PIO2_LO, x)),))
-    s = make(Op.SIN, (_mul(x, _c(0.5, x)),))
-    far = _sub(_c(1.0, x), _mul(_c(2.0, x), _mul(s, s)))
-    exact = make(Op.AND, (_lt(x, _c(2 * PIO2_HI, x)), _lt(_c(PIO2_HI / 2, x), x)))
-    return _where(exact, near, far)
-
-
-# cos and tan compute in float64 for every float dtype (see _cos).
-
 def cos(input: Tensor) -> Tensor:
     """Cosine."""
-    return _unary_float(input, _cos, wide=True)
+    return _unary_float(input, lambda a: make(Op.COS, (a,)))
 
 
 def tan(input: Tensor) -> Tensor:
     """Tangent, as sin / cos."""
-    return _unary_float(input, lambda a: _mul(make(Op.SIN, (a,)), _recip(_cos(a))), wide=True)
+    return _unary_float(input, lambda a: make(Op.DIV, (make(Op.SIN, (a,)), make(Op.COS, (a,)))))
 
 
 def sigmoid(input: Tensor) -> Tensor:

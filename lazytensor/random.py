@@ -682,7 +682,7 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator:
                            f"floating point but you specified {_CPP_NAME[self.dtype.name]}")
     u = _rand(_gen(generator), tuple(self.shape), _work(self.dtype))
     t = _mul(_sub(u, _c(0.5, u)), _c(math.pi, u))
-    tan = _mul(make(Op.SIN, (t,)), make(Op.RECIP, (make(Op.SIN, (_sub(_c(math.pi / 2, t), t),)),)))
+    tan = make(Op.DIV, (make(Op.SIN, (t,)), make(Op.COS, (t,))))
     return assign(self, cast_node(_add(_mul(tan, _c(float(sigma), u)), _c(float(median), u)), self.dtype))
 
 
