@@ -13,7 +13,7 @@ import numpy as np
 
 from lazytensor import lazy, views
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Node
+from lazytensor.compiler.ir import Node, const_ident
 from lazytensor.compiler.ops import Op, make
 from lazytensor.device import CPU, device
 
@@ -411,19 +411,34 @@ def cast_node(n: Node, dtype: dt.DType) -> Node:
 
 def const(value, dtype: dt.DType, shape: tuple = ()) -> Node:
     """A constant of `dtype` broadcast to `shape`."""
+    key = (const_ident(value), dtype, shape)
+    n = _const_cache.get(key)
+    if n is None:
+        if len(_const_cache) >= 4096:  # constants are few; the bound only guards odd programs
+            _const_cache.clear()
+        n = _const_cache[key] = expand_node(make(Op.CONST, arg=_held_value(value, dtype), dtype=dtype), shape)
+    return n
+
+
+# Broadcast constants by (value, dtype, shape): scalars in ops are mostly the same few numbers, and
+# building their CONST/RESHAPE/EXPAND nodes was a third of an op's cost.
+_const_cache: dict = {}
+
+
+def _held_value(value, dtype: dt.DType):
+    """`value` as `dtype` holds it, as a Python number."""
     if dtype is dt.bool_:
-        value = bool(value)
-    elif dtype.is_floating_point:
+        return bool(value)
+    if dtype.is_floating_point:
         # the value the dtype holds (70000.0 is inf in float16), so every backend reads the same
         with np.errstate(over="ignore"):
-            value = float(np.float64(value).astype(dtype.np_dtype))
-    else:
-        # PyTorch wraps Python ints into the dtype's range (uint8_tensor + 300 adds 44)
-        span = 1 << dtype.bits
-        value = int(value) % span
-        if dtype.is_signed and value >= span // 2:
-            value -= span
-    return expand_node(make(Op.CONST, arg=value, dtype=dtype), shape)
+            return float(np.float64(value).astype(dtype.np_dtype))
+    # PyTorch wraps Python ints into the dtype's range (uint8_tensor + 300 adds 44)
+    span = 1 << dtype.bits
+    value = int(value) % span
+    if dtype.is_signed and value >= span // 2:
+        value -= span
+    return value
 
 
 def scalar_dtype(x) -> dt.DType:
