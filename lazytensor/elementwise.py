@@ -158,6 +158,22 @@ def _binary(a, b, fn, *, out_dtype=None, compute_dtype=_compute_dtype, opmath: b
     inf - 1e10 is nan, as in PyTorch), except with `opmath`, where it stays a float32 number as in
     PyTorch's mul and div kernels (float16 0.0 * 1e10 is 0, not 0 * inf).
     """
+    if type(a) is Tensor:
+        # The common cases, without the general promotion machinery: this is every op's hot path.
+        na = a.node
+        d = na.dtype
+        if compute_dtype(d) is d:
+            if type(b) is Tensor:
+                nb = b.node
+                fast = nb.dtype is d and nb.shape == na.shape
+            else:
+                fast = (type(b) is float and d.is_floating_point) or (type(b) is int and d.category != "bool"
+                                                                       and d.category != "uint")
+                nb = const(b, d, na.shape) if fast else None
+            if fast:
+                n = fn(na, nb)
+                want = out_dtype(d) if out_dtype else n.dtype
+                return wrap(n if n.dtype is want else cast_node(n, want))
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("expected a Tensor operand")
     for x in (a, b):
