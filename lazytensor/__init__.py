@@ -21,6 +21,10 @@ from lazytensor.indexing import *  # noqa: F401,F403
 from lazytensor.linalg import *  # noqa: F401,F403
 from lazytensor.random import *  # noqa: F401,F403
 from lazytensor.conversion import *  # noqa: F401,F403
+from lazytensor import utils  # noqa: F401,E402
+from lazytensor.runtime.serialization import save, load, save_safetensors, load_safetensors  # noqa: F401
+from lazytensor import autograd, nn  # noqa: F401,E402  (autograd wraps the ops above to record grad_fns)
+from lazytensor.autograd import *  # noqa: F401,F403
 
 float, double, half, long, int, short = (_ALIASES[k] for k in ("float", "double", "half", "long", "int", "short"))
 cfloat = None  # complex dtypes are not supported

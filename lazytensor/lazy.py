@@ -22,6 +22,7 @@ from lazytensor.compiler.ops import Op, make
 _knobs = config.values
 _pending: list = []  # weak references to bases that may be pending
 _ops_since_flush = 0
+_held = 0  # while > 0 no automatic flush happens (autograd records an op's nodes before they go)
 
 
 def storage_node(buffer: Buffer, shape: tuple) -> Node:
@@ -46,9 +47,25 @@ def note_pending(base) -> None:
     global _ops_since_flush
     _pending.append(weakref.ref(base))
     _ops_since_flush += 1
+    if _held:
+        return
     if _knobs["EAGER"]:
         realize([base])
     elif _ops_since_flush > _knobs["MAX_PENDING"]:
+        realize_all()
+
+
+def hold() -> None:
+    """Postpone automatic flushes (LT_EAGER, the pending bound) until the matching `release`."""
+    global _held
+    _held += 1
+
+
+def release() -> None:
+    """End a `hold`; the flushes it postponed happen now."""
+    global _held
+    _held -= 1
+    if not _held and (_knobs["EAGER"] or _ops_since_flush > _knobs["MAX_PENDING"]):
         realize_all()
 
 

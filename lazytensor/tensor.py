@@ -8,6 +8,7 @@ assignment and observation (which flushes).
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -414,15 +415,14 @@ def const(value, dtype: dt.DType, shape: tuple = ()) -> Node:
     key = (const_ident(value), dtype, shape)
     n = _const_cache.get(key)
     if n is None:
-        if len(_const_cache) >= 4096:  # constants are few; the bound only guards odd programs
-            _const_cache.clear()
         n = _const_cache[key] = expand_node(make(Op.CONST, arg=_held_value(value, dtype), dtype=dtype), shape)
     return n
 
 
 # Broadcast constants by (value, dtype, shape): scalars in ops are mostly the same few numbers, and
-# building their CONST/RESHAPE/EXPAND nodes was a third of an op's cost.
-_const_cache: dict = {}
+# building their CONST/RESHAPE/EXPAND nodes was a third of an op's cost. Weak, so a constant that
+# no graph uses any more is freed like any node.
+_const_cache: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
 
 
 def _held_value(value, dtype: dt.DType):

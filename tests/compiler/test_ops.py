@@ -11,11 +11,13 @@ import pytest
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Buffer, IRError
 from lazytensor.compiler.ops import BINARY, ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY, SOURCES, UNARY, Op, make
+from lazytensor.compiler import gradients  # noqa: F401  (fills the grad cells)
 from lt_testing import torch
 
 # The cells every row must fill now. Later layers add theirs to this tuple as they land:
-# autodiff adds "grad", the LLVM backend "llvm", the CUDA backend "cuda".
-REQUIRED_CELLS = ("shape", "dtype", "numpy")
+# the LLVM backend "llvm", the CUDA backend "cuda". Non-differentiable primitives hold the
+# callable NOT_DIFFERENTIABLE marker in "grad", never an empty cell.
+REQUIRED_CELLS = ("shape", "dtype", "numpy", "grad")
 
 
 # ---- the registry ----

@@ -1,0 +1,84 @@
+"""Reverse-mode differentiation over the IR.
+
+`gradients` walks the graph from the outputs back to the `wrt` nodes and applies each primitive's
+rule (the registry's `grad` cell, compiler/gradients.py). It only builds nodes: the gradients are
+new IR in the same graph, so the forward pass, the backward pass and an update can be fused, and a
+gradient can be differentiated again.
+"""
+from __future__ import annotations
+
+from .ir import Node
+from .ops import REGISTRY, Op, make
+from . import gradients as _rules  # noqa: F401  (fills the registry's grad cells)
+
+
+def gradients(outputs: list[Node], seeds: list[Node], wrt: list[Node],
+              stop: list[Node] | tuple = ()) -> list[Node | None]:
+    """d(sum of outputs . seeds) / d(each wrt node), as IR nodes; None where no path leads.
+
+    Only paths that reach a `wrt` node are differentiated. The walk never goes below a `wrt` or a
+    `stop` node: they are the inputs of the function being differentiated (what lies beneath them
+    is another function's business, e.g. a detached value).
+    """
+    for o, s in zip(outputs, seeds):
+        if o.shape != s.shape:
+            raise ValueError(f"seed shape {list(s.shape)} does not match output shape {list(o.shape)}")
+    targets = {id(n) for n in wrt}
+    barrier = targets | {id(n) for n in stop}
+    order = _toposort(outputs, barrier)
+    # which nodes lie on a path to a wrt node (sources before users, so one pass decides)
+    reaches: set[int] = set()
+    for n in order:
+        if id(n) in targets or (id(n) not in barrier and any(id(s) in reaches for s in n.srcs)):
+            reaches.add(id(n))
+    grads: dict[int, Node] = {}
+    for o, s in zip(outputs, seeds):
+        if id(o) in reaches:
+            s = s if s.dtype is o.dtype else make(Op.CAST, (s,), o.dtype)
+            grads[id(o)] = _accumulate(grads.get(id(o)), s)
+    for n in reversed(order):
+        g = grads.get(id(n))
+        if g is None or id(n) in barrier:
+            continue
+        rule = REGISTRY[n.op].grad
+        if rule is None:
+            raise NotImplementedError(f"no gradient rule for {n.op.name}")
+        src_grads = rule(n, g)
+        for src, sg in zip(n.srcs, src_grads):
+            if sg is not None and id(src) in reaches:
+                grads[id(src)] = _accumulate(grads.get(id(src)), sg)
+    return [grads.get(id(n)) for n in wrt]
+
+
+def _accumulate(old: Node | None, new: Node) -> Node:
+    return new if old is None else make(Op.ADD, (old, new))
+
+
+def _toposort(roots: list[Node], barrier: set[int]) -> list[Node]:
+    """Nodes reachable from `roots` without passing below a barrier node; sources first."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if expanded:
+                order.append(n)
+                continue
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            stack.append((n, True))
+            if id(n) not in barrier:
+                for s in reversed(n.srcs):
+                    if id(s) not in seen:
+                        stack.append((s, False))
+    return order
+
+
+def autodiff(outputs: list[Node], seeds: list[Node], wrt: list[Node]) -> list[Node]:
+    """The pass form: the outputs followed by their gradients with respect to `wrt` (zeros where no path)."""
+    grads = gradients(outputs, seeds, wrt)
+    return list(outputs) + [g if g is not None else _rules.const_like(0.0, w) for g, w in zip(grads, wrt)]
