@@ -244,6 +244,16 @@ def _tracked(fn, name):
     def op(*args, **kwargs):
         if _State.inside or not _State.enabled:
             return fn(*args, **kwargs)
+        if not kwargs:
+            # the common case, cheaply: plain tensor and number arguments, none requiring grad
+            for a in args:
+                if type(a) is Tensor:
+                    if a.requires_grad:
+                        break
+                elif not isinstance(a, (int, float)) or isinstance(a, Tensor):
+                    break
+            else:
+                return fn(*args)
         tensors = _tensors(args, kwargs)
         tracked = [t for t in tensors if t.requires_grad]
         if not tracked:

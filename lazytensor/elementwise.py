@@ -204,6 +204,8 @@ def _scaled(fn, alpha):
 
 
 def _check_alpha(input, other, alpha) -> None:
+    if type(alpha) is int and alpha == 1:  # the default is valid for every dtype
+        return
     dtype = promote(input, other)
     if isinstance(alpha, bool):
         if dtype is not dt.bool_:

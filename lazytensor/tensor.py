@@ -360,11 +360,14 @@ def from_storage(buffer, shape: tuple) -> Tensor:
 
 def make_view(t: Tensor, vops: tuple) -> Tensor:
     """A view of `t`'s base through `t`'s movement ops followed by `vops`."""
-    v = object.__new__(Tensor)
+    v = _new(Tensor)
+    vops = tuple(vops)
     if t._base is None:
-        _init(v, None, t, tuple(vops))
+        _init(v, None, t, vops)
     else:
-        _init(v, None, t._base, t._vops + tuple(vops))
+        _init(v, None, t._base, views.extend(t._vops, vops))
+    # its node now, from t's: a chain of views costs one step per view, not one per view so far
+    v._vcache = (v._base._node, views.apply(t.node, vops))
     return v
 
 

@@ -126,6 +126,29 @@ def strided(base_shape: tuple, vops: tuple) -> tuple[tuple, tuple, int]:
     return shape, strides, offset
 
 
+def extend(vops: tuple, more: tuple) -> tuple:
+    """`vops` followed by `more`, with neighbouring permutes, shrinks and expands merged into one
+    (so `x = x.t()` in a loop keeps a short chain)."""
+    out = list(vops)
+    for op, arg in more:
+        if out and out[-1][0] is op:
+            _, prev = out[-1]
+            if op is Op.PERMUTE:
+                merged = tuple(prev[i] for i in arg)
+                out.pop()
+                if merged != tuple(range(len(merged))):
+                    out.append((op, merged))
+                continue
+            if op is Op.SHRINK:
+                out[-1] = (op, tuple((b0 + b, b0 + e) for (b0, _), (b, e) in zip(prev, arg)))
+                continue
+            if op is Op.EXPAND:
+                out[-1] = (op, arg)
+                continue
+        out.append((op, arg))
+    return tuple(out)
+
+
 def apply(base: Node, vops: tuple) -> Node:
     """The view's value: its movement ops over the base's node."""
     n = base
