@@ -68,6 +68,7 @@ class Buffer:
         self.data = data
         self.shared = False  # True once the storage is visible outside (numpy): writes go at once
         Buffer.live[self.uid] = self
+        _note_allocation(size * dtype.itemsize)
 
     def __repr__(self) -> str:
         return f"Buffer(#{self.uid}, {self.dtype.short}[{self.size}], {self.device})"
@@ -153,6 +154,20 @@ def const_ident(value) -> tuple:
     return ("f", value.hex()) if isinstance(value, float) else (type(value), value)
 
 
+# Dead nodes stay in the table until a prune, and a dead BUFFER node keeps its storage alive. Flushes
+# prune; so does allocating this many bytes of new buffers, so loading or creating big tensors
+# without computing anything does not hold on to the dead ones.
+PRUNE_AFTER_BYTES = 64 << 20
+_allocated_since_prune = 0
+
+
+def _note_allocation(nbytes: int) -> None:
+    global _allocated_since_prune
+    _allocated_since_prune += nbytes
+    if _allocated_since_prune > PRUNE_AFTER_BYTES:
+        prune()
+
+
 lookup = _table.get  # the fast path for builders that know an op's key: (op, srcs, arg)
 
 
@@ -162,6 +177,8 @@ def prune() -> int:
     Users are always inserted after their sources, so one pass from the newest entry frees whole
     dead chains: dropping a user's key releases its sources before the loop reaches them.
     """
+    global _allocated_since_prune
+    _allocated_since_prune = 0
     keys = list(_table)
     while keys:
         # pop, so the list stops holding this key: a key holds its node's srcs, hence its sources

@@ -15,7 +15,7 @@ from lazytensor.tensor import Tensor, _torch_name, make_view, normalize_dim, wra
 
 __all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint", "squeeze", "unsqueeze",
            "flatten", "unflatten", "movedim", "moveaxis", "narrow", "select", "diagonal", "clone",
-           "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "ravel"]
+           "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "as_strided"]
 
 
 def _shape_args(shape) -> tuple:
@@ -371,6 +371,36 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     return make_view(base, vops)
 
 
+def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of `input`'s storage with the given sizes, strides and offset (in elements of the storage)."""
+    size, stride = _shape_args((size,)), _shape_args((stride,))
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(d < 0 for d in size):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    offset = input.storage_offset() if storage_offset is None else operator.index(storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    base = input._base if input._base is not None else input
+    numel = base._node.size
+    needed = offset + 1 + sum((d - 1) * s for d, s in zip(size, stride)) if 0 not in size else 0
+    if needed > numel:
+        item = input.dtype.itemsize
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+                           f"and itemsize {item} requiring a storage size of {needed * item} are out of "
+                           f"bounds for storage of size {numel * item}")
+    vops = ((Op.RESHAPE, (numel,)),) if tuple(base._node.shape) != (numel,) else ()
+    try:
+        vops += views.as_strided_vops(numel, size, stride, offset)
+    except ValueError as e:
+        # interleaved or overlapping layouts have no movement-op view in this IR
+        raise RuntimeError(f"as_strided: sizes {list(size)} with strides {list(stride)} can't be expressed "
+                           f"as a view here: {e}") from None
+    return make_view(base, vops)
+
+
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
     """A copy with its own storage."""
     return wrap(input.node)
@@ -426,7 +456,8 @@ def atleast_3d(*tensors):
 
 
 for _f in (view, reshape, view_as, reshape_as, permute, transpose, t, adjoint, squeeze, unsqueeze, flatten,
-           ravel, unflatten, movedim, expand, expand_as, broadcast_to, narrow, select, diagonal, clone, contiguous):
+           ravel, unflatten, movedim, expand, expand_as, broadcast_to, narrow, select, diagonal, clone, contiguous,
+           as_strided):
     setattr(Tensor, _f.__name__, _f)
 Tensor.swapaxes = Tensor.swapdims = transpose
 Tensor.moveaxis = movedim
