@@ -69,6 +69,13 @@ def release() -> None:
         realize_all()
 
 
+def forget_pending() -> None:
+    """Stop tracking every pending tensor (a forked worker: they are its parent's to compute)."""
+    global _ops_since_flush
+    _pending.clear()
+    _ops_since_flush = 0
+
+
 def live_pending() -> list:
     """The bases alive now whose values are not stored yet."""
     out, seen = [], set()

@@ -1,0 +1,140 @@
+"""DataLoader throughput: worker speed-up on a CPU-bound dataset, and per-batch overhead on big batches.
+
+    python benchmarks/dataloader.py [--repeat 3]
+
+1. A dataset whose `__getitem__` costs ~1 ms of CPU work (pure Python arithmetic, which holds the
+   GIL, so only processes help): batches/s with num_workers=0 and num_workers=2 (goal >= 1.7x).
+2. Large tensor batches (256 x 3x64x64 float32, 12.6 MB) from a dataset whose samples cost almost
+   nothing: the time per batch is the loader's own overhead (fetch, collate, transfer between
+   processes). Measured for lazytensor and, where installed, torch's DataLoader in the same run.
+
+Each figure is measured `--repeat` times; the best and the spread (max - min) are printed, since
+other processes on the machine disturb single runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+import lazytensor as lt
+from lazytensor.utils.data import DataLoader, Dataset
+
+try:
+    import torch
+    import torch.utils.data as tud
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def _burn(ms: float) -> int:
+    """About `ms` milliseconds of pure-Python CPU work (calibrated once)."""
+    acc = 0
+    for i in range(int(_LOOPS_PER_MS * ms)):
+        acc = (acc * 31 + i) & 0xFFFF
+    return acc
+
+
+def _calibrate() -> float:
+    n = 200_000
+    t = time.perf_counter()
+    acc = 0
+    for i in range(n):
+        acc = (acc * 31 + i) & 0xFFFF
+    return n / ((time.perf_counter() - t) * 1000)
+
+
+_LOOPS_PER_MS = _calibrate()
+
+
+class CpuDataset(Dataset):
+    """Each sample costs ~1 ms of CPU."""
+
+    def __init__(self, n: int, make) -> None:
+        self.n, self.make = n, make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        return self.make([float(_burn(1.0)), float(i)])
+
+
+class ImageDataset(Dataset):
+    """Precomputed 3x64x64 float32 images, one tensor each: a sample costs nothing, so the time per
+    batch is the loader's own (collate into one 12.6 MB tensor, hand-over between processes)."""
+
+    def __init__(self, n: int, as_tensor) -> None:
+        rng = np.random.default_rng(0)
+        self.images = [as_tensor(rng.random((3, 64, 64), dtype=np.float32)) for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
+def _time_epoch(loader) -> tuple[float, int]:
+    t = time.perf_counter()
+    n = 0
+    for batch in loader:
+        n += 1
+        del batch
+    return time.perf_counter() - t, n
+
+
+def _measure(make_loader, repeat: int) -> list[float]:
+    """Seconds per batch for `repeat` epochs (workers started per epoch, as by default)."""
+    out = []
+    for _ in range(repeat):
+        seconds, n = _time_epoch(make_loader())
+        out.append(seconds / n)
+    return out
+
+
+def _report(name: str, per_batch: list[float]) -> float:
+    best = min(per_batch)
+    spread = max(per_batch) - best
+    print(f"  {name:<44} best {1 / best:8.1f} batches/s ({best * 1e3:7.2f} ms/batch), "
+          f"spread {spread * 1e3:6.2f} ms over {len(per_batch)} runs")
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cpu-samples", type=int, default=512)
+    ap.add_argument("--image-batches", type=int, default=24)
+    args = ap.parse_args()
+
+    print(f"CPU-bound dataset (~1 ms per sample, batch_size=16, {args.cpu_samples} samples), "
+          f"{os.cpu_count()} CPUs:")
+    ds = CpuDataset(args.cpu_samples, lt.tensor)
+    t0 = _report("lazytensor num_workers=0", _measure(lambda: DataLoader(ds, batch_size=16), args.repeat))
+    t2 = _report("lazytensor num_workers=2",
+                 _measure(lambda: DataLoader(ds, batch_size=16, num_workers=2), args.repeat))
+    print(f"  speed-up with 2 workers: {t0 / t2:.2f}x (goal >= 1.7x)")
+
+    n = 256 * args.image_batches
+    print(f"\nLarge batches (256 x 3x64x64 float32 = 12.6 MB per batch, {args.image_batches} batches):")
+    ids = ImageDataset(n, lt.from_numpy)
+    results = {}
+    for w in (0, 2):
+        results[("lt", w)] = _report(f"lazytensor num_workers={w}", _measure(
+            lambda: DataLoader(ids, batch_size=256, num_workers=w), args.repeat))
+        if torch is not None:
+            tds = ImageDataset(n, torch.from_numpy)
+            results[("torch", w)] = _report(f"torch      num_workers={w}", _measure(
+                lambda: tud.DataLoader(tds, batch_size=256, num_workers=w), args.repeat))
+    if torch is not None:
+        for w in (0, 2):
+            print(f"  per-batch time, lazytensor / torch, num_workers={w}: "
+                  f"{results[('lt', w)] / results[('torch', w)]:.2f} (goal <= 1)")
+
+
+if __name__ == "__main__":
+    main()
