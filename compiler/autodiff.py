@@ -7,7 +7,7 @@ gradient can be differentiated again.
 """
 from __future__ import annotations
 
-from .ir import Node
+from .ir import Node, toposort
 from .ops import REGISTRY, Op, make
 from . import gradients as _rules  # noqa: F401  (fills the registry's grad cells)
 
@@ -25,7 +25,7 @@ def gradients(outputs: list[Node], seeds: list[Node], wrt: list[Node],
             raise ValueError(f"seed shape {list(s.shape)} does not match output shape {list(o.shape)}")
     targets = {id(n) for n in wrt}
     barrier = targets | {id(n) for n in stop}
-    order = _toposort(outputs, barrier)
+    order = toposort(outputs, barrier)
     # which nodes lie on a path to a wrt node (sources before users, so one pass decides)
     reaches: set[int] = set()
     for n in order:
@@ -52,30 +52,6 @@ def gradients(outputs: list[Node], seeds: list[Node], wrt: list[Node],
 
 def _accumulate(old: Node | None, new: Node) -> Node:
     return new if old is None else make(Op.ADD, (old, new))
-
-
-def _toposort(roots: list[Node], barrier: set[int]) -> list[Node]:
-    """Nodes reachable from `roots` without passing below a barrier node; sources first."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        stack = [(root, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if expanded:
-                order.append(n)
-                continue
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-            stack.append((n, True))
-            if id(n) not in barrier:
-                for s in reversed(n.srcs):
-                    if id(s) not in seen:
-                        stack.append((s, False))
-    return order
 
 
 def autodiff(outputs: list[Node], seeds: list[Node], wrt: list[Node]) -> list[Node]:

@@ -189,8 +189,11 @@ def prune() -> int:
     return len(_table)
 
 
-def toposort(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from `roots`, sources before users (iterative: graphs can be deep)."""
+def toposort(roots: Iterable[Node], stop: "set[int] | frozenset[int]" = frozenset()) -> list[Node]:
+    """Every node reachable from `roots`, sources before users (iterative: graphs can be deep).
+
+    Nodes whose id is in `stop` are included but not looked below.
+    """
     order: list[Node] = []
     seen: set[int] = set()
     for root in roots:
@@ -206,9 +209,10 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
                 continue
             seen.add(id(n))
             stack.append((n, True))
-            for s in reversed(n.srcs):
-                if id(s) not in seen:
-                    stack.append((s, False))
+            if id(n) not in stop:
+                for s in reversed(n.srcs):
+                    if id(s) not in seen:
+                        stack.append((s, False))
     return order
 
 
