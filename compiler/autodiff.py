@@ -7,6 +7,7 @@ gradient can be differentiated again.
 """
 from __future__ import annotations
 
+from .build import like
 from .ir import Node, toposort
 from .ops import REGISTRY, Op, make
 from . import gradients as _rules  # noqa: F401  (fills the registry's grad cells)
@@ -57,4 +58,27 @@ def _accumulate(old: Node | None, new: Node) -> Node:
 def autodiff(outputs: list[Node], seeds: list[Node], wrt: list[Node]) -> list[Node]:
     """The pass form: the outputs followed by their gradients with respect to `wrt` (zeros where no path)."""
     grads = gradients(outputs, seeds, wrt)
-    return list(outputs) + [g if g is not None else _rules.const_like(0.0, w) for g, w in zip(grads, wrt)]
+    return list(outputs) + [g if g is not None else like(0.0, w) for g, w in zip(grads, wrt)]
+
+
+# ---- the pipeline pass (`autodiff` in pipeline strings: lt-opt -p autodiff,simplify,fuse) ----
+
+from .passes import Graph, PassContext, register  # noqa: E402  (passes never import this module)
+
+
+@register("autodiff")
+def autodiff_pass(g: Graph, ctx: PassContext) -> Graph:
+    """Outputs, then d(sum of the floating outputs)/d(each floating BUFFER), in graph order.
+
+    The seeds are ones; `ctx.options["wrt"]` (nodes) overrides the BUFFERs differentiated against.
+    """
+    if g.kernels is not None:
+        raise ValueError("autodiff runs before fuse: the graph already has kernels")
+    from .ir import toposort
+    outs = [o for o in g.outputs if o.dtype.is_floating_point]
+    wrt = (ctx.options or {}).get("wrt") if ctx is not None else None
+    if wrt is None:
+        wrt = [n for n in toposort(g.outputs) if n.op is Op.BUFFER and n.dtype.is_floating_point]
+    seeds = [like(1.0, o) for o in outs]
+    grads = autodiff(outs, seeds, list(wrt))[len(outs):]
+    return g.with_(outputs=tuple(g.outputs) + tuple(grads))

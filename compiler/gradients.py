@@ -17,6 +17,7 @@ import numpy as np
 
 from . import dtypes as dt
 from .ir import Buffer, Node
+from .build import add as _add, like, mul as _mul, neg as _neg, where as _where
 from .ops import REGISTRY, Op, make
 
 LN_2 = math.log(2.0)
@@ -36,30 +37,6 @@ NOT_DIFFERENTIABLE = NotDifferentiable()
 
 
 # ---- small builders ----
-
-def const_like(value, like: Node) -> Node:
-    """`value` as a constant of `like`'s dtype, broadcast to its shape."""
-    c = make(Op.CONST, arg=float(value) if like.dtype.is_floating_point else value, dtype=like.dtype)
-    if not like.shape:
-        return c
-    return make(Op.EXPAND, (make(Op.RESHAPE, (c,), (1,) * len(like.shape)),), like.shape)
-
-
-def _mul(a: Node, b: Node) -> Node:
-    return make(Op.MUL, (a, b))
-
-
-def _add(a: Node, b: Node) -> Node:
-    return make(Op.ADD, (a, b))
-
-
-def _neg(a: Node) -> Node:
-    return make(Op.NEG, (a,))
-
-
-def _where(c: Node, a: Node, b: Node) -> Node:
-    return make(Op.WHERE, (c, a, b))
-
 
 def _float(n: Node) -> bool:
     return n.dtype.is_floating_point
@@ -93,13 +70,13 @@ def grad_neg(n, g):
 
 def grad_exp2(n, g):
     """d(2**x) = g * 2**x * ln 2."""
-    return (_mul(g, _mul(n, const_like(LN_2, n))),)
+    return (_mul(g, _mul(n, like(LN_2, n))),)
 
 
 def grad_log2(n, g):
     """d(log2 x) = g / (x ln 2)."""
     (x,) = n.srcs
-    return (_mul(g, make(Op.RECIP, (_mul(x, const_like(LN_2, x)),))),)
+    return (_mul(g, make(Op.RECIP, (_mul(x, like(LN_2, x)),))),)
 
 
 def grad_sin(n, g):
@@ -116,7 +93,7 @@ def grad_cos(n, g):
 
 def grad_sqrt(n, g):
     """d(sqrt x) = g / (2 sqrt x)."""
-    return (_mul(g, make(Op.RECIP, (_mul(n, const_like(2.0, n)),))),)
+    return (_mul(g, make(Op.RECIP, (_mul(n, like(2.0, n)),))),)
 
 
 def grad_recip(n, g):
@@ -126,7 +103,7 @@ def grad_recip(n, g):
 
 def grad_trunc(n, g):
     """Rounding is flat almost everywhere: zero, as PyTorch gives."""
-    return (const_like(0.0, g),)
+    return (like(0.0, g),)
 
 
 def grad_cast(n, g):
@@ -163,7 +140,7 @@ def grad_max(n, g):
     a, b = n.srcs
     if not _float(n):
         return (None, None)
-    zero, half = const_like(0.0, g), _mul(g, const_like(0.5, g))
+    zero, half = like(0.0, g), _mul(g, like(0.5, g))
     tie = make(Op.CMPEQ, (a, b))
     ga = _where(make(Op.CMPLT, (b, a)), g, _where(tie, half, zero))
     gb = _where(make(Op.CMPLT, (a, b)), g, _where(tie, half, zero))
@@ -184,7 +161,7 @@ def grad_where(n, g):
     c, a, b = n.srcs
     if not _float(n):
         return (None, None, None)
-    zero = const_like(0.0, g)
+    zero = like(0.0, g)
     return None, _where(c, g, zero), _where(c, zero, g)
 
 
@@ -202,14 +179,14 @@ def grad_prod(n, g):
     if not _float(n):
         return (None,)
     axes = n.arg
-    zero, one = const_like(0.0, x), const_like(1.0, x)
+    zero, one = like(0.0, x), like(1.0, x)
     is_zero = make(Op.CMPEQ, (x, zero))
     zeros = make(Op.SUM, (make(Op.CAST, (is_zero,), x.dtype),), axes)
     nonzero_prod = make(Op.PROD, (_where(is_zero, one, x),), axes)
 
     def back(r):
         return make(Op.EXPAND, (r,), x.shape) if r.shape != x.shape else r
-    one_zero = back(make(Op.CMPEQ, (zeros, const_like(1.0, zeros))))
+    one_zero = back(make(Op.CMPEQ, (zeros, like(1.0, zeros))))
     # x_i == 0: the others' product is nonzero only when x_i is the sole zero
     at_zero = _where(one_zero, back(nonzero_prod), zero)
     # x_i != 0: prod / x_i (0 when another element is 0)
@@ -228,7 +205,7 @@ def grad_max_reduce(n, g):
     hit = make(Op.CMPEQ, (x, back(n)))
     count = make(Op.SUM, (make(Op.CAST, (hit,), x.dtype),), n.arg)
     share = _mul(g, make(Op.RECIP, (count,)))
-    return (_where(hit, back(share), const_like(0.0, x)),)
+    return (_where(hit, back(share), like(0.0, x)),)
 
 
 def grad_reshape(n, g):
@@ -282,13 +259,13 @@ def scatter_add_node(shape: tuple, axis: int, idx: Node, values: Node) -> Node:
     I = idx.shape
     r = len(I)
     # negative indices count from the end, as GATHER reads them
-    wrapped = _where(make(Op.CMPLT, (idx, const_like(0, idx))), _add(idx, const_like(size, idx)), idx)
+    wrapped = _where(make(Op.CMPLT, (idx, like(0, idx))), _add(idx, like(size, idx)), idx)
     wide = I + (size,)
     col = make(Op.EXPAND, (make(Op.RESHAPE, (wrapped,), I + (1,)),), wide)
     ramp = make(Op.EXPAND, (make(Op.RESHAPE, (iota(size, idx.dtype),), (1,) * r + (size,)),), wide)
     hit = make(Op.CMPEQ, (col, ramp))
     vals = make(Op.EXPAND, (make(Op.RESHAPE, (values,), I + (1,)),), wide)
-    summed = make(Op.SUM, (_where(hit, vals, const_like(0.0, vals)),), (axis,))  # I with axis -> 1, + (size,)
+    summed = make(Op.SUM, (_where(hit, vals, like(0.0, vals)),), (axis,))  # I with axis -> 1, + (size,)
     # move the new last axis into `axis`
     kept = I[:axis] + I[axis + 1:] + (size,)
     moved = make(Op.RESHAPE, (summed,), kept)

@@ -28,6 +28,7 @@ import weakref
 
 from lazytensor import lazy
 from lazytensor.compiler import autodiff
+from lazytensor.compiler.build import like as _c
 from lazytensor.compiler.ops import Op, make
 from lazytensor.tensor import Tensor, const, wrap
 
@@ -445,10 +446,6 @@ def _step(fn: GradFn, g: Tensor, create_graph: bool) -> list:
 
 
 # ---- stable rules: composite ops whose primitive graph differentiates poorly ----
-
-def _c(value, like):
-    return const(value, like.dtype, like.shape)
-
 
 def _sigmoid_rule(y, x, g):
     """g y (1 - y): finite everywhere (the primitive graph of sigmoid has |x| and a division)."""

@@ -13,6 +13,9 @@ import numpy as np
 
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
+from lazytensor.compiler.build import (LN_2, LOG2_E, add as _add, div as _true_div, eq as _eq, exp as _exp,  # noqa: F401
+                                       isnan as _isnan, like as _c, log as _log, lt as _lt, mul as _mul, neg as _neg,
+                                       not_ as _not, recip as _recip, sub as _sub, where as _where)
 from lazytensor.compiler.ops import Op, make
 from lazytensor.tensor import (Tensor, _torch_name, assign, broadcast_shapes, cast_node, check_inplace_dtype,
                                const, get_default_dtype, is_scalar, operand_nodes, promote, wrap)
@@ -27,64 +30,10 @@ __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide",
            "allclose", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
            "bitwise_xor", "bitwise_not", "where"]
 
-LOG2_E = 1.4426950408889634
-LN_2 = 0.6931471805599453
 INF = float("inf")
 
 
 # ---- building blocks over nodes ----
-
-def _c(value, like: Node) -> Node:
-    return const(value, like.dtype, like.shape)
-
-
-def _add(a: Node, b: Node) -> Node:
-    return make(Op.ADD, (a, b))
-
-
-def _mul(a: Node, b: Node) -> Node:
-    return make(Op.MUL, (a, b))
-
-
-def _neg(a: Node) -> Node:
-    return make(Op.NEG, (a,))
-
-
-def _sub(a: Node, b: Node) -> Node:
-    return make(Op.ADD, (a, make(Op.NEG, (b,))))
-
-
-def _lt(a: Node, b: Node) -> Node:
-    return make(Op.CMPLT, (a, b))
-
-
-def _eq(a: Node, b: Node) -> Node:
-    return make(Op.CMPEQ, (a, b))
-
-
-def _not(a: Node) -> Node:
-    return make(Op.NOT, (a,))
-
-
-def _where(c: Node, a: Node, b: Node) -> Node:
-    return make(Op.WHERE, (c, a, b))
-
-
-def _isnan(a: Node) -> Node:
-    return _not(_eq(a, a))
-
-
-def _exp(a: Node) -> Node:
-    return make(Op.EXP2, (_mul(a, _c(LOG2_E, a)),))
-
-
-def _log(a: Node) -> Node:
-    return _mul(make(Op.LOG2, (a,)), _c(LN_2, a))
-
-
-def _recip(a: Node) -> Node:
-    return make(Op.RECIP, (a,))
-
 
 def _abs(a: Node) -> Node:
     return _maximum(a, _neg(a))
@@ -104,11 +53,6 @@ def _odd_sign(a: Node, magnitude: Node) -> Node:
     zero = _c(0.0, a)
     out = _where(_lt(a, zero), _neg(magnitude), magnitude)
     return _where(_eq(a, zero), a, out)
-
-
-def _true_div(a: Node, b: Node) -> Node:
-    """a / b, IEEE division rounded once."""
-    return make(Op.DIV, (a, b))
 
 
 def _floor(a: Node) -> Node:

@@ -26,6 +26,7 @@ import numpy as np
 from lazytensor import lazy
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
+from lazytensor.compiler.build import add as _add, like as _c, mul as _mul, sub as _sub
 from lazytensor.compiler.ops import Op, make
 from lazytensor.creation import _finish, _stored
 from lazytensor.device import device as Device, resolve
@@ -210,22 +211,6 @@ def _normal01(gen: Generator, shape: tuple, work: dt.DType) -> Node:
     # cos(t) = sin(t + pi/2)
     angle = _add(_mul(u2, _c(2.0 * math.pi, u2)), _c(math.pi / 2, u2))
     return _mul(radius, make(Op.SIN, (angle,)))
-
-
-def _c(value, like: Node) -> Node:
-    return const(value, like.dtype, like.shape)
-
-
-def _mul(a: Node, b: Node) -> Node:
-    return make(Op.MUL, (a, b))
-
-
-def _add(a: Node, b: Node) -> Node:
-    return make(Op.ADD, (a, b))
-
-
-def _sub(a: Node, b: Node) -> Node:
-    return make(Op.ADD, (a, make(Op.NEG, (b,))))
 
 
 def _ln(a: Node) -> Node:

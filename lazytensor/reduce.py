@@ -25,6 +25,7 @@ import numpy as np
 
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
+from lazytensor.compiler.build import like as _c
 from lazytensor.compiler.ops import Op, make
 from lazytensor.elementwise import (_add, _eq, _exp, _isnan, _log, _lt, _maximum, _mul, _neg, _not, _pow, _recip,
                                     _sub, _where, maximum, minimum)
@@ -143,10 +144,6 @@ def _reshape(n: Node, shape: tuple) -> Node:
 def _reduce(n: Node, op: Op, axes: tuple) -> Node:
     """`op` over `axes` of `n`, keeping them as size 1 (no node when there is nothing to reduce)."""
     return make(op, (n,), axes) if axes else n
-
-
-def _c(value, like: Node) -> Node:
-    return const(value, like.dtype, like.shape)
 
 
 # ---- dtypes ----

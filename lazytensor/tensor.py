@@ -8,13 +8,13 @@ assignment and observation (which flushes).
 from __future__ import annotations
 
 import numbers
-import weakref
 
 import numpy as np
 
 from lazytensor import lazy, views
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Node, const_ident
+from lazytensor.compiler.build import cast as cast_node, const, expand_to as expand_node  # noqa: F401 (op modules import them from here)
+from lazytensor.compiler.ir import Node
 from lazytensor.compiler.ops import Op, make
 from lazytensor.device import CPU, device
 
@@ -170,7 +170,10 @@ class Tensor:
 
     @data.setter
     def data(self, other: "Tensor") -> None:
+        # PyTorch keeps requires_grad and .grad when only the value is replaced (param.data = x)
+        keep = (getattr(self, "requires_grad", False), getattr(self, "grad", None))
         _init(self, other.node, None, ())
+        self.requires_grad, self.grad = keep
         lazy.note_pending(self)
 
     def detach(self) -> "Tensor":
@@ -397,51 +400,6 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
                         f"The size of tensor a ({out[i]}) must match the size of tensor b ({d}) at "
                         f"non-singleton dimension {i} (shapes {', '.join(str(list(x)) for x in shapes)})")
     return tuple(out)
-
-
-def expand_node(n: Node, shape: tuple) -> Node:
-    """`n` broadcast to `shape` (leading 1s added, then size-1 dims expanded)."""
-    if n.shape == shape:
-        return n
-    if len(n.shape) != len(shape):
-        n = make(Op.RESHAPE, (n,), (1,) * (len(shape) - len(n.shape)) + n.shape)
-    return make(Op.EXPAND, (n,), shape) if n.shape != shape else n
-
-
-def cast_node(n: Node, dtype: dt.DType) -> Node:
-    """`n` converted to `dtype` (no node when it already is)."""
-    return n if n.dtype is dtype else make(Op.CAST, (n,), dtype)
-
-
-def const(value, dtype: dt.DType, shape: tuple = ()) -> Node:
-    """A constant of `dtype` broadcast to `shape`."""
-    key = (const_ident(value), dtype, shape)
-    n = _const_cache.get(key)
-    if n is None:
-        n = _const_cache[key] = expand_node(make(Op.CONST, arg=_held_value(value, dtype), dtype=dtype), shape)
-    return n
-
-
-# Broadcast constants by (value, dtype, shape): scalars in ops are mostly the same few numbers, and
-# building their CONST/RESHAPE/EXPAND nodes was a third of an op's cost. Weak, so a constant that
-# no graph uses any more is freed like any node.
-_const_cache: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
-
-
-def _held_value(value, dtype: dt.DType):
-    """`value` as `dtype` holds it, as a Python number."""
-    if dtype is dt.bool_:
-        return bool(value)
-    if dtype.is_floating_point:
-        # the value the dtype holds (70000.0 is inf in float16), so every backend reads the same
-        with np.errstate(over="ignore"):
-            return float(np.float64(value).astype(dtype.np_dtype))
-    # PyTorch wraps Python ints into the dtype's range (uint8_tensor + 300 adds 44)
-    span = 1 << dtype.bits
-    value = int(value) % span
-    if dtype.is_signed and value >= span // 2:
-        value -= span
-    return value
 
 
 def scalar_dtype(x) -> dt.DType:
