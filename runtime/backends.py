@@ -11,7 +11,12 @@ def _numpy() -> ModuleType:
     return numpy_backend
 
 
-_BACKENDS = {"numpy": _numpy}
+def _llvm() -> ModuleType:
+    from lazytensor.runtime.llvm import backend
+    return backend
+
+
+_BACKENDS = {"numpy": _numpy, "llvm": _llvm}
 
 
 def current() -> ModuleType:

@@ -9,20 +9,21 @@ import lazytensor as lt
 from lazytensor import config, lazy
 from lazytensor.compiler.ir import live_node_count
 from lazytensor.compiler.ops import Op
-from lazytensor.runtime import numpy_backend
+from lazytensor.runtime import backends
 
 
 @pytest.fixture
 def flushes(monkeypatch):
     """Counts backend runs (one per flush)."""
     calls = []
-    real = numpy_backend.run
+    backend = backends.current()  # whichever LT_BACKEND selects, so the suite runs on each
+    real = backend.run
 
     def counting_run(outputs):
         calls.append(len(outputs))
         return real(outputs)
 
-    monkeypatch.setattr(numpy_backend, "run", counting_run)
+    monkeypatch.setattr(backend, "run", counting_run)
     return calls
 
 

@@ -1,0 +1,306 @@
+"""Tests for lazytensor.runtime.llvm: every primitive and dtype, compiled, against the numpy oracle.
+
+Each test builds IR graphs directly (ops.make), runs them on both backends and asserts agreement:
+float32/float64 within 1e-5 relative, half types within their precision, integers and bools
+exactly. Errors (integer division by zero, gather out of range) must raise like the oracle.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazytensor as lt
+from lazytensor import config
+from lazytensor.compiler import dtypes as dt
+from lazytensor.compiler.ir import Buffer
+from lazytensor.compiler.ops import BINARY, REGISTRY, Op, make
+from lazytensor.compiler.passes import run_pipeline
+from lazytensor.runtime import backends, numpy_backend
+from lazytensor.runtime.llvm import backend as llvm_backend
+from lazytensor.runtime.llvm.renderer import render
+
+ALL = dt.ALL_DTYPES
+FLOATS = (dt.float16, dt.bfloat16, dt.float32, dt.float64)
+INTS = (dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64)
+
+
+def data(shape, dtype, rng, low=-50, high=50):
+    """Random values of `dtype` (ints in [low, high), floats normal * 10, bools fair)."""
+    if dtype is dt.bool_:
+        return rng.random(shape) < 0.5
+    if dtype.is_integer:
+        lo = 0 if dtype.category == "uint" else low
+        return rng.integers(lo, high, shape).astype(dtype.np_dtype)
+    return (rng.standard_normal(shape) * 10).astype(dtype.np_dtype)
+
+
+def leaf(a):
+    a = np.asarray(a)
+    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
+    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)
+
+
+def const(value, dtype, shape):
+    c = make(Op.CONST, arg=value, dtype=dtype)
+    if shape == ():
+        return c
+    return make(Op.EXPAND, (make(Op.RESHAPE, (c,), (1,) * len(shape)),), shape)
+
+
+def agree(*outputs, atol=None):
+    """Run `outputs` on both backends; assert agreement; return the llvm arrays.
+
+    `atol` overrides the absolute tolerance of half-type results (sums that cancel: the oracle
+    rounds to half after each step along a strided axis, the kernel accumulates exactly)."""
+    got = llvm_backend.run(list(outputs))
+    want = numpy_backend.run(list(outputs))
+    for n, g, w in zip(outputs, got, want):
+        assert g.shape == n.shape == w.shape, (g.shape, w.shape, n.shape)
+        assert g.dtype == w.dtype == n.dtype.np_dtype
+        if n.dtype.is_floating_point:
+            tol = {dt.float16: 1e-3, dt.bfloat16: 8e-3}.get(n.dtype, 1e-5)
+            half_atol = atol if atol is not None and n.dtype in (dt.float16, dt.bfloat16) else None
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=tol,
+                                       atol=half_atol or tol * 1e-3, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(g, w)
+    return got
+
+
+def test_every_row_has_an_llvm_cell():
+    for op, row in REGISTRY.items():
+        assert row.llvm is not None, f"{op.name} has no llvm lowering"
+
+
+def test_backend_is_registered_and_numpy_stays_default(monkeypatch):
+    assert config.get("BACKEND") == "numpy"
+    config.set(BACKEND="llvm")
+    assert backends.current() is llvm_backend
+    x = lt.arange(6.0).reshape(2, 3) * 2 + 1
+    assert x.sum().item() == 36.0
+
+
+@pytest.mark.parametrize("dtype", ALL, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", sorted(BINARY, key=lambda o: o.name), ids=lambda o: o.name)
+def test_binary_ops_every_dtype(op, dtype):
+    rng = np.random.default_rng(hash((op.name, dtype.name)) % 2 ** 32)
+    a, b = data((3, 5), dtype, rng), data((3, 5), dtype, rng)
+    if op in (Op.IDIV, Op.MOD) and dtype is not dt.bool_:
+        b = np.where(b == 0, 3, b).astype(dtype.np_dtype)
+    if op in (Op.IDIV, Op.MOD) and dtype.is_integer and dtype.category == "int":
+        a[0, 0], b[0, 0] = np.iinfo(dtype.np_dtype).min, -1  # the overflowing quotient
+    try:
+        n = make(op, (leaf(a), leaf(b)))
+    except Exception:
+        pytest.skip(f"{op.name} does not take {dtype.name}")
+    if op is Op.MOD and dtype is dt.bool_:
+        pytest.skip("bool MOD is not built by the Tensor layer")
+    agree(n)
+
+
+@pytest.mark.parametrize("dtype", ALL, ids=lambda d: d.name)
+def test_unary_ops_every_dtype(dtype):
+    rng = np.random.default_rng(1)
+    a = data((4, 3), dtype, rng)
+    if dtype.is_floating_point:
+        a = a.astype(np.float64)
+        a[0, :3] = [np.nan, np.inf, -np.inf]
+        a = a.astype(dtype.np_dtype)
+    x = leaf(a)
+    outs = []
+    for op in (Op.NEG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TRUNC, Op.NOT):
+        if op is Op.NEG and dtype is dt.bool_:
+            continue
+        try:
+            src = make(Op.MUL, (x, const(0.1, dtype, x.shape))) if op in (Op.EXP2, Op.SIN, Op.COS) \
+                else x
+            outs.append(make(op, (src,)))
+        except Exception:
+            continue
+    agree(*outs)
+
+
+@pytest.mark.parametrize("src", ALL, ids=lambda d: d.name)
+@pytest.mark.parametrize("dst", ALL, ids=lambda d: d.name)
+def test_cast_every_pair(src, dst):
+    rng = np.random.default_rng(2)
+    a = data((20,), src, rng, -300, 300)
+    if src.is_floating_point:
+        a = (a.astype(np.float64) * 37.3).astype(src.np_dtype)
+        a[:4] = np.array([0.5, -0.5, -0.0, 2.75]).astype(src.np_dtype)
+    agree(make(Op.CAST, (leaf(a),), dst))
+
+
+def test_float_to_int_out_of_range_and_nan_like_numpy():
+    a = np.array([np.nan, np.inf, -np.inf, 3e9, -3e9, 1e20, 2.0 ** 31, -2.0 ** 31], np.float32)
+    for d in (dt.int32, dt.int64, dt.bool_):
+        agree(make(Op.CAST, (leaf(a),), d))
+
+
+def test_half_types_round_after_every_op():
+    rng = np.random.default_rng(3)
+    for d in (dt.float16, dt.bfloat16):
+        a, b = leaf(data((64,), d, rng)), leaf(data((64,), d, rng))
+        y = make(Op.MUL, (make(Op.ADD, (a, b)), make(Op.ADD, (a, a))))
+        got, = llvm_backend.run([y])
+        want, = numpy_backend.run([y])
+        np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
+
+
+def test_max_propagates_nan_both_ways():
+    a = np.array([np.nan, 1.0, 2.0, np.nan], np.float32)
+    b = np.array([0.0, np.nan, 1.0, np.nan], np.float32)
+    got, = agree(make(Op.MAX, (leaf(a), leaf(b))))
+    assert np.isnan(got[[0, 1, 3]]).all() and got[2] == 2.0
+    r, = agree(make(Op.MAX_REDUCE, (leaf(np.array([[1.0, np.nan, 3.0]], np.float32)),), (1,)))
+    assert np.isnan(r).all()
+
+
+def test_compare_ieee():
+    a = np.array([np.nan, 1.0, -0.0, np.inf], np.float32)
+    b = np.array([np.nan, 1.0, 0.0, np.nan], np.float32)
+    agree(make(Op.CMPLT, (leaf(a), leaf(b))), make(Op.CMPEQ, (leaf(a), leaf(b))))
+
+
+@pytest.mark.parametrize("dtype", ALL, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", [Op.SUM, Op.PROD, Op.MAX_REDUCE], ids=lambda o: o.name)
+def test_reductions_every_dtype(op, dtype):
+    rng = np.random.default_rng(4)
+    a = data((3, 4, 5), dtype, rng, -3, 4)
+    if op is Op.PROD and dtype.is_floating_point:
+        a = (a.astype(np.float32) / 10 + 1).astype(dtype.np_dtype)
+    x = leaf(a)
+    outs = [make(op, (x,), axes) for axes in [(0,), (2,), (0, 2), (0, 1, 2), ()]]
+    scale = float(np.abs(a.astype(np.float64)).max()) * a.size if a.size else 0.0
+    agree(*outs, atol=scale * 8e-3)
+
+
+def test_reductions_of_empty_axes_give_identities():
+    x = leaf(np.zeros((3, 0), np.float32))
+    s, p = agree(make(Op.SUM, (x,), (1,)), make(Op.PROD, (x,), (1,)))
+    assert (s == 0).all() and (p == 1).all()
+
+
+def test_views_never_copy_and_agree():
+    rng = np.random.default_rng(5)
+    x = leaf(data((4, 6), dt.float32, rng))
+    v = make(Op.PERMUTE, (x,), (1, 0))
+    v = make(Op.SHRINK, (v,), ((1, 5), (0, 3)))
+    v = make(Op.FLIP, (v,), (0, 1))
+    v = make(Op.PAD, (v,), ((1, 2), (0, 2)))
+    v = make(Op.RESHAPE, (v,), (5, 7, 1))
+    v = make(Op.EXPAND, (v,), (5, 7, 3))
+    y = make(Op.EXP2, (make(Op.MUL, (v, const(0.1, dt.float32, v.shape))),))
+    (k,) = run_pipeline([y], "fuse").kernels
+    assert len(k.inputs) == 1
+    agree(y, make(Op.RESHAPE, (y,), (105,)))
+
+
+def test_reshape_needing_division():
+    x = leaf(np.arange(24, dtype=np.int32).reshape(4, 6))
+    v = make(Op.RESHAPE, (make(Op.PERMUTE, (x,), (1, 0)),), (3, 8))
+    agree(make(Op.ADD, (v, v)))
+
+
+def test_broadcasting_and_zero_dim_and_empty():
+    rng = np.random.default_rng(6)
+    a = leaf(data((3, 1), dt.float32, rng))
+    b = leaf(data((1, 4), dt.float32, rng))
+    y = make(Op.ADD, (make(Op.EXPAND, (a,), (3, 4)), make(Op.EXPAND, (b,), (3, 4))))
+    s = leaf(np.array(2.5, np.float32))
+    z = make(Op.MUL, (s, s))
+    e = leaf(np.zeros((0, 3), np.float32))
+    agree(y, z, make(Op.EXP2, (e,)), make(Op.SUM, (e,), (0,)), const(7, dt.int16, ()))
+
+
+def test_rand_is_bit_exact():
+    for d in FLOATS:
+        r = make(Op.RAND, (), (1234, 99), dtype=d, shape=(3, 70))
+        got, = llvm_backend.run([make(Op.PERMUTE, (r,), (1, 0))])
+        want, = numpy_backend.run([make(Op.PERMUTE, (r,), (1, 0))])
+        np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64))
+
+
+@pytest.mark.parametrize("idx_dtype", [dt.int32, dt.int64], ids=lambda d: d.name)
+def test_gather_and_its_errors(idx_dtype):
+    rng = np.random.default_rng(7)
+    src = leaf(data((4, 5), dt.float32, rng))
+    idx = rng.integers(-4, 4, (3, 5)).astype(idx_dtype.np_dtype)
+    agree(make(Op.GATHER, (src, leaf(idx)), 0))
+    bad = idx.copy()
+    bad[1, 2] = 9
+    with pytest.raises(IndexError, match="index 9 is out of bounds for dimension 0 with size 4"):
+        llvm_backend.run([make(Op.GATHER, (src, leaf(bad)), 0)])
+    bad[1, 2] = -7
+    with pytest.raises(IndexError, match="index -7 is out of bounds"):
+        llvm_backend.run([make(Op.GATHER, (src, leaf(bad)), 0)])
+
+
+@pytest.mark.parametrize("op", [Op.IDIV, Op.MOD], ids=lambda o: o.name)
+def test_integer_division_by_zero_raises(op):
+    a = leaf(np.array([1, 2, 3], np.int32))
+    b = leaf(np.array([1, 0, 3], np.int32))
+    with pytest.raises(ZeroDivisionError, match="by zero"):
+        llvm_backend.run([make(op, (a, b))])
+
+
+def test_where_contiguous_and_fused_chain():
+    rng = np.random.default_rng(8)
+    a, b, c = (leaf(data((16, 16), dt.float32, rng)) for _ in range(3))
+    y = a
+    for i in range(10):
+        y = make((Op.ADD, Op.MUL, Op.MAX)[i % 3], (y, (b, c)[i % 2]))
+    w = make(Op.WHERE, (make(Op.CMPLT, (a, b)), y, make(Op.CONTIGUOUS, (make(Op.PERMUTE, (c,), (1, 0)),))))
+    agree(y, w)
+
+
+def test_softmax_like_graph():
+    rng = np.random.default_rng(9)
+    x = leaf(data((5, 7), dt.float32, rng))
+    m = make(Op.MAX_REDUCE, (x,), (1,))
+    shifted = make(Op.ADD, (x, make(Op.NEG, (make(Op.EXPAND, (m,), (5, 7)),))))
+    e = make(Op.EXP2, (shifted,))
+    s = make(Op.SUM, (e,), (1,))
+    agree(make(Op.MUL, (e, make(Op.EXPAND, (make(Op.RECIP, (s,)),), (5, 7)))))
+
+
+def test_matmul_as_expand_mul_sum():
+    rng = np.random.default_rng(10)
+    a = leaf(data((6, 1, 4), dt.float32, rng))
+    b = leaf(data((1, 5, 4), dt.float32, rng))
+    p = make(Op.MUL, (make(Op.EXPAND, (a,), (6, 5, 4)), make(Op.EXPAND, (b,), (6, 5, 4))))
+    agree(make(Op.SUM, (p,), (2,)))
+
+
+def test_equal_kernels_compile_once():
+    x1 = leaf(np.ones(9, np.float32))
+    x2 = leaf(np.full(9, 2.0, np.float32))
+    llvm_backend.run([make(Op.SQRT, (make(Op.ADD, (x1, x1)),))])
+    before = llvm_backend.cache_size()
+    got, = llvm_backend.run([make(Op.SQRT, (make(Op.ADD, (x2, x2)),))])
+    assert llvm_backend.cache_size() == before
+    np.testing.assert_allclose(got, 2.0)
+
+
+def test_rendered_ir_is_text_with_one_function():
+    x = leaf(np.ones((2, 3), np.float32))
+    (k,) = run_pipeline([make(Op.SQRT, (x,))], "fuse").kernels
+    r = render(k, "k_test")
+    assert "define void @k_test(" in r.ir and "@llvm.sqrt.f32" in r.ir
+
+
+def test_stored_buffer_output_is_a_view():
+    a = np.arange(4, dtype=np.float32)
+    x = make(Op.BUFFER, arg=Buffer(dt.float32, 4, data=a))
+    got, = llvm_backend.run([x])
+    assert np.shares_memory(got, a) and got.base is not None
+
+
+def test_errors_name_the_current_flush_line_even_from_the_cache():
+    def divide(a, b):
+        return make(Op.IDIV, (leaf(np.array(a, np.int32)), leaf(np.array(b, np.int32))))
+    llvm_backend.run([divide([1, 2], [1, 1])])  # compiles and caches the kernel
+    n = divide([1, 2], [0, 1])
+    line = n.loc[1]
+    with pytest.raises(ZeroDivisionError, match=f"test_llvm_backend.py:{line}"):
+        llvm_backend.run([n])
