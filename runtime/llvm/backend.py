@@ -1,8 +1,9 @@
 """The LLVM backend's `run(outputs) -> arrays`, the contract of runtime/numpy_backend.py.
 
 A flush runs the pass pipeline (simplify, fuse, schedule), compiles each kernel it has not seen
-(an in-memory cache keyed by the kernel's structural key, so a training loop compiles once), and
-launches the schedule's steps over numpy-allocated memory. Knobs (read here, passed to the
+(an in-memory cache keyed by the kernel's structural key, so a training loop compiles once; under
+it the disk cache of compiler.py, LT_CACHE_DIR / LT_NOCACHE), and launches the schedule's steps
+over numpy-allocated memory, each kernel split across the cores (threads.py). Knobs (read here, passed to the
 compiler as arguments): LT_CHECK, LT_PRINT_AFTER, LT_LOG=fusion, LT_DEBUG (1: a line per launch,
 2: the schedule, 3: each kernel's IR, 4: its LLVM IR, 5: its assembly; 3+ print at compile time).
 """
@@ -47,12 +48,28 @@ def program_for(kernel: Kernel) -> tuple[Program, bool]:
         print(f"; kernel {name}\n{print_graph(kernel.outputs)}", file=sys.stderr)
     if debug >= 4:
         print(rendered.ir, file=sys.stderr)
-    address, _ = compile_ir(rendered.ir, name)
+    names = [name] + ([name + "_part", name + "_fin"] if rendered.partial is not None else [])
+    cache_dir = None if config.get("NOCACHE") else config.get("CACHE_DIR")
+    addresses, disk_hit = compile_ir(rendered.ir, names, cache_dir)
     if debug >= 5:
         print(assembly(rendered.ir), file=sys.stderr)
-    kept = [d for i, d in enumerate(kernel.shape) if i not in kernel.reduce_axes]
-    prog = _cache[key] = Program(rendered, address, kept[0] if kept else 1)
+    prog = _cache[key] = Program(rendered, addresses, *_ranges(kernel))
+    prog.from_disk = disk_hit
     return prog, False
+
+
+def _ranges(kernel: Kernel) -> tuple[int, int, int]:
+    """(trip count of the split loop, elements visited, trip count of a full reduction's split
+    axis): the loops renderer.Renderer chooses to run start..end."""
+    shape, axes = kernel.shape, kernel.reduce_axes
+    work = 1
+    for d in shape:
+        work *= d
+    split = next((n for d, n in enumerate(shape) if d not in axes and n != 1), None)
+    if split is not None or not axes or not kernel.reductions():
+        return (split if split is not None else 1), work, 0
+    part = next((shape[d] for d in axes if shape[d] != 1), shape[min(axes)])
+    return 1, work, part
 
 
 def cache_size() -> int:
@@ -96,7 +113,8 @@ def run(outputs: list[Node]) -> list[np.ndarray]:
             dt_s = time.perf_counter() - t0
             nbytes = out.nbytes + sum(a.nbytes for a in inputs)
             print(f"{prog.name:<40} {dt_s * 1e3:9.3f} ms {nbytes / max(dt_s, 1e-9) / 1e9:8.2f} GB/s"
-                  f"{'  (cached)' if hit else ''}", file=sys.stderr)
+                  f"{'  (cached)' if hit else '  (disk cache)' if prog.from_disk else '  (compiled)'}",
+                  file=sys.stderr)
         typed[step.out_slot] = out
     results = []
     for where, node in zip(sched.outputs, g.outputs):

@@ -14,6 +14,7 @@ after every op, so results match the numpy reference op by op), double for float
 from __future__ import annotations
 
 import struct
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -85,6 +86,43 @@ def _unary_float(intrinsic: str):
         suffix = "f64" if t == "double" else "f32"
         return round_half(r, n.dtype, r.call(f"llvm.{intrinsic}.{suffix}", t, [(t, xs[0])]))
     return emit
+
+
+# 2^f = e^(f ln2) for f in [-0.5, 0.5]: Taylor terms (ln2)^k / k!, k = 0..7 (truncation error
+# < 6e-9 relative; Horner in float32 adds a few ulp), highest first for Horner's rule.
+_EXP2_COEFFS = [math.log(2) ** k / math.factorial(k) for k in range(7, -1, -1)]
+
+
+def _exp2(r, n, xs):
+    """exp2 of a float32 compute value as inline, vectorizable arithmetic (llvm.exp2.f32 is a
+    scalar libm call per element); double keeps the intrinsic."""
+    t = ctype(n.dtype)
+    if t == "double":
+        return r.call("llvm.exp2.f64", t, [(t, xs[0])])
+    x = xs[0]
+    # clamp (NaN is restored at the end): beyond +-160 the result is inf or 0 anyway
+    c = r.call("llvm.minnum.f32", t, [(t, r.call("llvm.maxnum.f32", t, [(t, x), (t, "-160.0")])),
+                                      (t, "160.0")])
+    k = r.call("llvm.rint.f32", t, [(t, c)])
+    f = r.val(f"fsub float {c}, {k}")
+    p = float_literal(_EXP2_COEFFS[0], dt.float32)
+    for coeff in _EXP2_COEFFS[1:]:
+        p = r.val(f"fadd float {r.val(f'fmul float {p}, {f}')}, {float_literal(coeff, dt.float32)}")
+    # 2^k as two normal powers 2^a * 2^b (a = k >> 1): subnormal results and overflow to inf
+    # come out of the multiplications with IEEE rounding
+    ki = r.val(f"fptosi float {k} to i32")
+    a = r.val(f"ashr i32 {ki}, 1")
+    b = r.val(f"sub i32 {ki}, {a}")
+    pa, pb = _pow2(r, a), _pow2(r, b)
+    y = r.val(f"fmul float {r.val(f'fmul float {p}, {pa}')}, {pb}")
+    y = r.val(f"select i1 {r.val(f'fcmp uno float {x}, 0.0')}, float {x}, float {y}")
+    return round_half(r, n.dtype, y)
+
+
+def _pow2(r, e: str) -> str:
+    """2^e as a float32 for an i32 exponent e in the normal range."""
+    biased = r.val(f"add i32 {e}, 127")
+    return r.val(f"bitcast i32 {r.val(f'shl i32 {biased}, 23')} to float")
 
 
 def _neg(r, n, xs):
@@ -284,13 +322,22 @@ def _max_identity(d: dt.DType) -> str:
 
 SUM = Reduction(_wide, lambda d: literal(False if d is dt.bool_ else 0, d), _sum_combine)
 PROD = Reduction(_wide, lambda d: literal(True if d is dt.bool_ else 1, d), _prod_combine)
-MAX_REDUCE = Reduction(lambda d: d, _max_identity, maximum)
+def _max_combine(r, d, acc, x):
+    # llvm.maximum (a NaN operand wins, like numpy.maximum) vectorizes as a reduction; the
+    # compare-and-select form of `maximum` does not
+    if d.is_floating_point:
+        t = ctype(d)
+        return r.call(f"llvm.maximum.{'f64' if t == 'double' else 'f32'}", t, [(t, acc), (t, x)])
+    return maximum(r, d, acc, x)
+
+
+MAX_REDUCE = Reduction(lambda d: d, _max_identity, _max_combine)
 
 
 # ---- registration ----
 
 ELEMENTWISE_LOWERINGS = {
-    Op.NEG: _neg, Op.EXP2: _unary_float("exp2"), Op.LOG2: _unary_float("log2"),
+    Op.NEG: _neg, Op.EXP2: _exp2, Op.LOG2: _unary_float("log2"),
     Op.SIN: _unary_float("sin"), Op.COS: _unary_float("cos"), Op.SQRT: _unary_float("sqrt"), Op.RECIP: _recip,
     Op.TRUNC: _unary_float("trunc"), Op.CAST: _cast, Op.NOT: _not,
     Op.ADD: _arith("add", "fadd", "or"), Op.DIV: _arith("div", "fdiv", "div"), Op.MUL: _arith("mul", "fmul", "and"), Op.MAX: _max,

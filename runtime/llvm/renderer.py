@@ -39,6 +39,7 @@ class Rendered:
     err_size: int
     gathers: list = field(default_factory=list)  # [(node, err slot)]
     divisions: list = field(default_factory=list)  # IDIV / MOD nodes, for error messages
+    partial: "dt.DType | None" = None  # a full reduction's accumulator type (has _part/_fin)
 
 
 class Renderer:
@@ -258,8 +259,22 @@ class Renderer:
 
     # ---- the kernel ----
 
-    def render_kernel(self) -> Rendered:
-        """The whole function and module text."""
+    def split_axis(self) -> int | None:
+        """The kept axis whose loop runs `start..end`: the first kept axis longer than 1 (None
+        when every kept axis has size 1: a full reduction, or a one-element kernel)."""
+        k = self.kernel
+        return next((d for d, n in enumerate(k.shape) if d not in k.reduce_axes and n != 1), None)
+
+    def render_kernel(self, mode: str = "main") -> str:
+        """The text of one function of the kernel's module.
+
+        `mode` "main": the whole kernel over `start..end` of the split axis (see `split_axis`).
+        For a full reduction (no kept axis longer than 1) two more functions split the reduction
+        itself: "part" accumulates `start..end` of the first reduced axis and stores the raw
+        accumulator to `%out0[0]`; "fin" combines `%nparts` such partials from `%part` and
+        applies the kernel's epilogue, writing the output. Partials sit in 8-byte slots
+        whatever the accumulator's type.
+        """
         k = self.kernel
         (out,) = k.outputs
         shape, axes = k.shape, set(k.reduce_axes)
@@ -267,6 +282,7 @@ class Renderer:
         if len(reds) > 1:
             raise NotImplementedError(f"kernel {k.name} holds {len(reds)} reductions")
         kept = [d for d in range(len(shape)) if d not in axes]
+        split = self.split_axis()
         idx: list = [0] * len(shape)
         acc_ptr = None
         if reds:
@@ -275,22 +291,25 @@ class Renderer:
             acc_dtype = reduction.acc_type(red.dtype)
             acc_t = ctype(acc_dtype)
             acc_ptr = "%acc"
-        # outer loops over the kept dimensions; the first one runs start..end
+        # outer loops over the kept dimensions; the split one runs start..end
         ivs = []
-        if kept:
-            for j, d in enumerate(kept):
-                iv = self.open_loop("%start" if j == 0 else 0, "%end" if j == 0 else shape[d])
+        if mode == "main":
+            for d in kept:
+                iv = self.open_loop("%start" if d == split else 0,
+                                    "%end" if d == split else shape[d])
                 idx[d] = iv if shape[d] != 1 else 0
                 ivs.append(iv)
-        else:
-            ivs.append(self.open_loop("%start", "%end"))
+            if split is None:  # one outer iteration: the loop keeps the start..end contract
+                ivs.append(self.open_loop("%start", "%end"))
         out_idx = list(idx)
-        if reds:
+        if reds and mode in ("main", "part"):
             self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {acc_ptr}")
             inner = []
+            part_axis = next((d for d in sorted(axes) if shape[d] != 1), min(axes, default=None))
             for d in sorted(axes):
-                iv = self.open_loop(0, shape[d])
-                idx[d] = iv if shape[d] != 1 else 0
+                first = mode == "part" and d == part_axis
+                iv = self.open_loop("%start" if first else 0, "%end" if first else shape[d])
+                idx[d] = iv if shape[d] != 1 or first else 0
                 inner.append(iv)
             self.memo = {}
             x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
@@ -300,23 +319,59 @@ class Renderer:
                 self.close_loop(iv)
             self.memo = {}
             total = self.val(f"load {acc_t}, ptr {acc_ptr}")
+            if mode == "part":
+                self.emit(f"store {acc_t} {total}, ptr %out0")
+            else:
+                self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
+        elif reds and mode == "fin":
+            self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {acc_ptr}")
+            iv = self.open_loop(0, "%nparts")
+            p = self.val(f"getelementptr i64, ptr %part, i64 {iv}")  # 8-byte slots
+            acc = self.val(f"load {acc_t}, ptr {acc_ptr}")
+            x = self.val(f"load {acc_t}, ptr {p}")
+            self.emit(f"store {acc_t} {reduction.combine(self, acc_dtype, acc, x)}, ptr {acc_ptr}")
+            self.close_loop(iv)
+            self.memo = {}
+            total = self.val(f"load {acc_t}, ptr {acc_ptr}")
             self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
-        value = self.render(out, out_idx)
-        self.store("%out0", out.dtype, self.linearize(out_idx, out.shape), value)
+        if mode != "part":
+            value = self.render(out, out_idx)
+            self.store("%out0", out.dtype, self.linearize(out_idx, out.shape), value)
         for iv in reversed(ivs):
             self.close_loop(iv)
         self.emit("ret void")
         params = ["ptr noalias %out0"] + [f"ptr noalias %in{i}" for i in range(len(k.inputs))]
-        params += ["ptr noalias %err", "i64 %start", "i64 %end"]
+        params += ["ptr noalias %err"]
+        params += ["ptr noalias %part", "i64 %nparts"] if mode == "fin" else ["i64 %start", "i64 %end"]
         entry = ["entry:"]
         if acc_ptr:
             entry.append(f"  {acc_ptr} = alloca {acc_t}")
-        text = "\n".join([
-            *sorted(self.decls),
-            f"define void @{self.name}({', '.join(params)}) {{",
-            *entry, *self.lines, "}",
-            '!0 = !{!"branch_weights", i32 1, i32 1048576}', ""])
-        return Rendered(self.name, text, len(k.inputs), self.err_size, self.gathers, self.divisions)
+        suffix = "" if mode == "main" else f"_{mode}"
+        return "\n".join([f"define void @{self.name}{suffix}({', '.join(params)}) {{",
+                          *entry, *self.lines, "}"])
+
+
+def render_module(kernel: Kernel, name: str) -> Rendered:
+    """The kernel's module: `@name`, plus `@name_part` and `@name_fin` for a full reduction."""
+    main = Renderer(kernel, name)
+    functions = [main.render_kernel("main")]
+    # a kernel that flags errors keeps one function: the err slots are numbered per function
+    split = (main.split_axis() is not None or not kernel.reductions() or main.gathers
+             or main.divisions)
+    decls = set(main.decls)
+    if not split:
+        for mode in ("part", "fin"):
+            r = Renderer(kernel, name)
+            functions.append(r.render_kernel(mode))
+            decls |= r.decls
+    text = "\n".join([*sorted(decls), *functions,
+                      '!0 = !{!"branch_weights", i32 1, i32 1048576}', ""])
+    acc = None
+    if not split:
+        red = kernel.reductions()[0]
+        acc = REGISTRY[red.op].llvm.acc_type(red.dtype)
+    return Rendered(name, text, len(kernel.inputs), main.err_size, main.gathers, main.divisions,
+                    acc)
 
 
 # ---- the cells of sources, views and gathers (index-level lowerings) ----
@@ -443,8 +498,8 @@ lowering.register(INDEX_LOWERINGS, LOAD_LOWERINGS)
 
 
 def render(kernel: Kernel, name: str) -> Rendered:
-    """LLVM IR text of `kernel` as function `name`."""
-    return Renderer(kernel, name).render_kernel()
+    """LLVM IR text of `kernel` as function `name` (and its split-reduction helpers)."""
+    return render_module(kernel, name)
 
 
 __all__ = ["Rendered", "Renderer", "render"]

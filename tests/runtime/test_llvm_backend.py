@@ -24,6 +24,12 @@ FLOATS = (dt.float16, dt.bfloat16, dt.float32, dt.float64)
 INTS = (dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64)
 
 
+@pytest.fixture(autouse=True)
+def _temporary_kernel_cache(tmp_path_factory):
+    """Compiled kernels go to a temporary disk cache, never the user's ~/.cache."""
+    config.set(CACHE_DIR=str(tmp_path_factory.mktemp("kernels")))
+
+
 def data(shape, dtype, rng, low=-50, high=50):
     """Random values of `dtype` (ints in [low, high), floats normal * 10, bools fair)."""
     if dtype is dt.bool_:
@@ -304,3 +310,22 @@ def test_errors_name_the_current_flush_line_even_from_the_cache():
     line = n.loc[1]
     with pytest.raises(ZeroDivisionError, match=f"test_llvm_backend.py:{line}"):
         llvm_backend.run([n])
+
+
+def test_inline_exp2_matches_numpy_over_the_float32_range():
+    # EXP2 of float32 is inline arithmetic (range reduction + polynomial), not a libm call
+    x = np.concatenate([np.linspace(-160, 130, 20001, dtype=np.float32),
+                        np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 127.99, 128.0, -126.0,
+                                  -149.0, -200.0, 200.0], np.float32)])
+    got, = llvm_backend.run([make(Op.EXP2, (leaf(x),))])
+    with np.errstate(over="ignore"):
+        want = np.exp2(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-44)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+
+
+def test_max_reduce_propagates_nan_and_infinities():
+    x = np.random.default_rng(3).standard_normal((3, 5000)).astype(np.float32)
+    x[1, 4321] = np.nan
+    x[2] = -np.inf
+    agree(make(Op.MAX_REDUCE, (leaf(x),), (1,)), make(Op.MAX_REDUCE, (leaf(x),), (0, 1)))
