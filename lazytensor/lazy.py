@@ -16,13 +16,18 @@ import weakref
 import numpy as np
 
 from lazytensor import config
-from lazytensor.compiler.ir import Buffer, Node, prune
-from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.ir import Buffer, Node, prune, toposort
+from lazytensor.compiler.ops import MOVEMENT, Op, make
 
 _knobs = config.values
 _pending: list = []  # weak references to bases that may be pending
 _ops_since_flush = 0
 _held = 0  # while > 0 no automatic flush happens (autograd records an op's nodes before they go)
+
+# Flush listeners: each `fn(nodes)` is called with the graph outputs a flush is about to run, before
+# it runs (the graph visualizer records flushes this way: lazytensor/visualize.py, LT_VIZ). A listener
+# must not change the nodes or flush.
+on_flush: list = []
 
 
 def storage_node(buffer: Buffer, shape: tuple) -> Node:
@@ -103,6 +108,16 @@ def realize(tensors) -> None:
             bases.append(b)
     if not bases:
         return
+    # Pending tensors that share computed values with this graph are stored in the same flush: the
+    # shared work is done once, and what they leave pending stays small. This is what keeps a
+    # training loop flat: `loss.item()` computes the forward pass, and the optimizer's pending
+    # parameter updates (which read its activations through the gradients) are stored with it,
+    # instead of growing one step deeper, and recomputed, at every later flush.
+    computed = {id(n) for n in toposort([b._node for b in bases])}
+    for t in live_pending():
+        if id(t) not in seen and _shares_work(t._node, computed):
+            seen.add(id(t))
+            bases.append(t)
     extras = []
     if any(b._buffer is not None for b in bases):
         # Some result overwrites storage that pending graphs may still read: compute them all now.
@@ -112,6 +127,8 @@ def realize(tensors) -> None:
                 extras.append(t)
     from lazytensor.runtime import backends
     run = backends.current().run
+    for listener in on_flush:
+        listener([b._node for b in bases + extras])
     try:
         results = run([b._node for b in bases + extras])
     except Exception:
@@ -135,6 +152,17 @@ def realize(tensors) -> None:
     _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
     _ops_since_flush = len(_pending)
     prune()
+
+
+def _shares_work(root: Node, computed: set[int]) -> bool:
+    """True when `root`'s graph reuses a value of the `computed` graph that is more than a read."""
+    for n in toposort([root], computed):
+        if id(n) in computed:
+            while n.op in MOVEMENT:
+                n = n.srcs[0]
+            if n.op is not Op.BUFFER and n.op is not Op.CONST:
+                return True
+    return False
 
 
 def _runs(run, base) -> bool:

@@ -55,13 +55,34 @@ def test_realized_nodes_become_buffer_reads():
     assert y.node is n
 
 
-def test_one_flush_computes_what_was_asked_and_keeps_values(flushes):
+def test_a_flush_stores_the_pending_values_it_computes_anyway(flushes):
     a = lt.arange(4.0)
     b = a * 2
     c = b + 1
+    d = a - 1  # shares no computed value with c
     assert c.tolist() == [1.0, 3.0, 5.0, 7.0]
-    assert b.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert lazy.is_realized(b) and not lazy.is_realized(d)
+    assert b.tolist() == [0.0, 2.0, 4.0, 6.0]  # stored by c's flush: no second one
+    assert len(flushes) == 1
+    assert d.tolist() == [-1.0, 0.0, 1.0, 2.0]
     assert len(flushes) == 2
+
+
+def test_a_training_loop_stays_flat():
+    """Observing the loss also stores the optimizer's pending updates, so nothing piles up."""
+    lt.manual_seed(0)
+    w = lt.randn(8, 4, requires_grad=True)
+    x = lt.randn(16, 8)
+    depths = []
+    for _ in range(20):
+        loss = (x @ w).tanh().sum()
+        loss.backward()
+        with lt.no_grad():
+            w.sub_(0.01 * w.grad)
+            w.grad.zero_()
+        loss.item()
+        depths.append(len(__import__("lazytensor").compiler.ir.toposort([w.node])))
+    assert max(depths[5:]) <= 3, depths  # w is a read of its storage after every step
 
 
 def test_eager_mode_flushes_after_every_op(flushes):
