@@ -24,7 +24,7 @@ from lazytensor.compiler.ir import Node
 from lazytensor.compiler.kernel import Kernel, param_index
 from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY, Op
 
-from . import lowering
+from . import lowering, matmul
 from .lowering import cast, ctype, literal, stype
 
 
@@ -354,6 +354,13 @@ class Renderer:
 def render_module(kernel: Kernel, name: str) -> Rendered:
     """The kernel's module: `@name`, plus `@name_part` and `@name_fin` for a full reduction."""
     main = Renderer(kernel, name)
+    product = matmul.plan(kernel, main.split_axis())
+    if product is not None:  # a matrix product: the packed, register-tiled loop nest
+        body = matmul.render(main, product)
+        text = "\n".join([*sorted(main.decls), body,
+                          '!0 = !{!"branch_weights", i32 1, i32 1048576}', ""])
+        return Rendered(name, text, len(kernel.inputs), main.err_size, main.gathers,
+                        main.divisions, None)
     functions = [main.render_kernel("main")]
     # a kernel that flags errors keeps one function: the err slots are numbered per function
     split = (main.split_axis() is not None or not kernel.reductions() or main.gathers
