@@ -485,3 +485,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     else:
         _check_targets(input, target)
     return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+# Convolution, pooling, normalization, embedding and bilinear are written in the runtime, over the
+# public Tensor API (ARCHITECTURE.md); they are part of `lt.nn.functional` all the same.
+from lazytensor.runtime.nn.functional import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: E402
+                                              avg_pool2d, batch_norm, bilinear, conv1d, conv2d, embedding,
+                                              layer_norm, max_pool1d, max_pool2d)
+
+__all__ += ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d", "layer_norm", "batch_norm", "embedding", "bilinear"]
