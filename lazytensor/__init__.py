@@ -24,7 +24,9 @@ from lazytensor.conversion import *  # noqa: F401,F403
 from lazytensor import utils  # noqa: F401,E402
 from lazytensor.runtime.serialization import save, load, save_safetensors, load_safetensors  # noqa: F401
 from lazytensor import autograd, nn  # noqa: F401,E402  (autograd wraps the ops above to record grad_fns)
+from lazytensor import optim  # noqa: F401,E402
 from lazytensor.autograd import *  # noqa: F401,F403
+from lazytensor.visualize import viz  # noqa: F401,E402  (lt.viz(tensor_or_fn, path): the graph drawn as HTML)
 
 float, double, half, long, int, short = (_ALIASES[k] for k in ("float", "double", "half", "long", "int", "short"))
 cfloat = None  # complex dtypes are not supported

@@ -22,13 +22,14 @@ KNOBS = {k.name: k for k in (
     Knob("DEBUG", int, 0, "0..5: kernel timings, schedule, IR, LLVM IR / CUDA C, assembly"),
     Knob("LOG", str, "", "comma-separated log topics, e.g. 'fusion'"),
     Knob("EAGER", bool, False, "flush after every op (bisects a lazy-only bug)"),
-    Knob("BACKEND", str, "numpy", "the backend that runs flushed graphs: numpy"),
+    Knob("BACKEND", str, "numpy", "the backend that runs flushed graphs: numpy or llvm"),
     Knob("CACHE_DIR", str, os.path.join(os.path.expanduser("~"), ".cache", "lazytensor"),
          "where compiled kernels are cached"),
     Knob("NOCACHE", bool, False, "don't read or write the kernel cache"),
     Knob("CHECK", bool, False, "run the IR verifier between passes"),
     Knob("PRINT_AFTER", str, "", "dump the IR after this pass ('all' for every pass)"),
     Knob("MAX_PENDING", int, 20000, "flush by itself once this many ops are pending"),
+    Knob("VIZ", str, "", "record every flush into this JSON trace file (open it with lt-viz)"),
 )}
 
 # Every knob's current value, read once from the environment: hot paths read this dict directly.
