@@ -177,8 +177,14 @@ class Tensor:
         lazy.note_pending(self)
 
     def detach(self) -> "Tensor":
-        """A view of the same storage that does not require grad."""
-        return make_view(self, ())
+        """A view of the same storage that does not require grad.
+
+        Its node is a no-op reshape of this tensor's, not the node itself: hash-consing would
+        otherwise make `x * x.detach()` one node twice, and autograd could not tell the tracked
+        operand from the detached one.
+        """
+        shape = self.node.shape
+        return make_view(self, ((Op.RESHAPE, views.keep_strides(shape, tuple(range(len(shape))))),))
 
     def stride(self, dim: int | None = None):
         """Strides in elements, as PyTorch reports them for this view (contiguous for results)."""

@@ -341,3 +341,14 @@ def test_sgd_step_builds_one_graph():
         w.grad = None
     assert w.is_leaf and w.requires_grad
     assert np.isfinite(w.detach().numpy()).all()
+
+
+def test_a_detached_operand_is_not_differentiated_even_beside_its_source():
+    # x and x.detach() hold the same values; only the tracked one carries gradient (as in PyTorch)
+    x = lt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x.detach()).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+    x = lt.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    out = x * 2
+    lt.where(x > 0, out.detach(), out).sum().backward()  # straight-through style
+    assert x.grad.tolist() == [0.0, 2.0, 0.0]
