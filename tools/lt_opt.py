@@ -19,6 +19,7 @@ Errors (malformed IR, a verifier failure, a pass refusing its input) are printed
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Callable, Iterator
@@ -145,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `lt-opt` console script; returns the exit status."""
+def _run(argv: list[str] | None = None) -> int:
+    """Parse the arguments, run the passes and print; returns the exit status."""
     args = build_parser().parse_args(argv)
     args.display_name = "<stdin>" if args.input == "-" else args.input
     try:
@@ -178,6 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         if out is not sys.stdout:
             out.close()
     return status
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `lt-opt` console script; returns the exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # the reader went away (`lt-opt ... | head`): stop quietly, as Unix tools do (the Python
+        # docs' recipe: point stdout at devnull so the exit-time flush cannot fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `lt-viz` console script; returns the exit status."""
+def _run(argv: list[str] | None = None) -> int:
+    """Parse the arguments, build the page (or dot/svg) and write it; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args: list[str] = []
     if "--" in argv:  # what follows `--` is the script's own command line
@@ -100,6 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         n = len(trace["flushes"])
         print(f"lt-viz: wrote {target} ({n} graph{'s' * (n != 1)})", file=sys.stderr)
     return 0
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `lt-viz` console script; returns the exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # the reader went away (`lt-viz ... | head`): stop quietly, as Unix tools do (the Python
+        # docs' recipe: point stdout at devnull so the exit-time flush cannot fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -45,3 +45,4 @@ def test_missing_file_and_unknown_pass():
 def test_pass_order_error():
     r = lt_opt("-p", "schedule", stdin=GRAPH)
     assert r.returncode == 1 and "pass 'schedule' failed: schedule needs kernels" in r.stderr
+
