@@ -106,7 +106,7 @@ def collate(batch, *, collate_fn_map: dict[type | tuple[type, ...], Callable] | 
 def collate_tensor_fn(batch, *, collate_fn_map=None) -> lt.Tensor:
     """Stack equal-shaped tensors along a new first dimension (into shared memory in a worker)."""
     lt.realize(*batch)  # one flush for every pending sample
-    arrays = [t.numpy(force=True) for t in batch]
+    arrays = [_values(t) for t in batch]
     ref = arrays[0]
     if any(a.shape != ref.shape or a.dtype != ref.dtype for a in arrays):
         # mixed shapes raise PyTorch's error, mixed dtypes promote: both as lt.stack does
@@ -115,6 +115,27 @@ def collate_tensor_fn(batch, *, collate_fn_map=None) -> lt.Tensor:
     if out.size:
         np.stack(arrays, out=out)
     return lt.from_numpy(out)
+
+
+def _values(t: lt.Tensor) -> np.ndarray:
+    """A realized tensor's values as a numpy array, read-only use (no copy).
+
+    A whole (non-view) tensor's storage is already its values in row-major order: reshaping it is
+    much cheaper than the general strided view of `numpy()`, which matters once per sample."""
+    if type(t) is lt.Tensor and t._base is None:  # noqa: SLF001
+        buffer = getattr(t, "_buffer", None)
+        flat = getattr(buffer, "data", None)
+        shape = t._node.shape  # noqa: SLF001
+        if isinstance(flat, np.ndarray) and flat.ndim == 1 and flat.size == _numel(shape):
+            return flat.reshape(shape)
+    return t.numpy(force=True)
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _to_shared(t: lt.Tensor) -> lt.Tensor:

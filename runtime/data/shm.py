@@ -8,9 +8,16 @@ The main process maps each block and wraps it with `lt.from_numpy`, so the batch
 copied or pickled on its way.
 
 Lifetime: a block has no name anywhere (nothing is created in /dev/shm, so nothing can leak
-there, even when a process is killed). Each side closes its descriptor once the block is mapped;
-the mapping lives as long as a numpy array (hence a tensor's storage) refers to it, and the
+there, even when a process is killed). The main process closes its descriptor once the block is
+mapped; the mapping lives as long as a numpy array (hence a tensor's storage) refers to it, and the
 kernel frees the memory when the last mapping of the last process goes.
+
+Reuse: creating, faulting in and unmapping a fresh block per batch costs more than the batch's
+copy, so a worker keeps a few blocks (`_POOL_MAX`) mapped, with their descriptors, and builds
+later batches in them. The first `_ALIGN` bytes of a block are its header: byte 0 is set by the
+worker when it sends the block and cleared by the main process when its mapping goes (the last
+array on it is gone); the worker reuses a block only when that byte is clear and nothing of its
+own refers to the block's memory either.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import pickle
 import select
 import socket
 import struct
+import sys
 import weakref
 
 import numpy as np
@@ -44,8 +52,16 @@ _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
-def _map(fd: int, size: int) -> ctypes.Array:
+def _unmap(addr: int, size: int, release_pid: int | None) -> None:
+    """Undo a mapping; in the process that received the block, first mark it free for its worker."""
+    if release_pid is not None and os.getpid() == release_pid:  # not in a process forked since
+        ctypes.memset(addr, 0, 1)
+    _libc.munmap(addr, size)
+
+
+def _map(fd: int, size: int, release: bool = False) -> ctypes.Array:
     """Map a block; the mapping is undone when the returned buffer (and every array on it) is gone.
+    With `release`, the block's header is marked free then (the worker that sent it may reuse it).
 
     Not Python's mmap.mmap: that keeps a duplicate of the descriptor open for as long as the
     mapping lives, so every batch a program holds would hold a descriptor too.
@@ -55,7 +71,7 @@ def _map(fd: int, size: int) -> ctypes.Array:
         err = ctypes.get_errno()
         raise OSError(err, f"DataLoader: cannot map a shared block of {size} bytes: {os.strerror(err)}")
     buf = (ctypes.c_char * size).from_address(addr)
-    weakref.finalize(buf, _libc.munmap, addr, size).atexit = False
+    weakref.finalize(buf, _unmap, addr, size, os.getpid() if release else None).atexit = False
     return buf
 
 
@@ -68,7 +84,7 @@ def _array(buf: ctypes.Array, offset: int, shape: tuple, dtype: np.dtype) -> np.
 class _Block:
     """A shared-memory block: its descriptor (until sent), its mapping and where that mapping lies."""
 
-    __slots__ = ("fd", "mm", "address", "size")
+    __slots__ = ("fd", "mm", "address", "size", "pooled", "busy")
 
     def __init__(self, size: int) -> None:
         self.fd = os.memfd_create("lazytensor-batch", os.MFD_CLOEXEC)
@@ -80,23 +96,71 @@ class _Block:
             raise
         self.size = size
         self.address = ctypes.addressof(self.mm)
+        self.pooled = False
+        self.busy = True  # in the batch being built
+
+    def free(self) -> bool:
+        """Reusable: not in a batch being built, released by the main process, and no array of
+        this process on it (the only reference to the mapping is this block's)."""
+        return (not self.busy and ctypes.c_uint8.from_address(self.address).value == 0
+                and sys.getrefcount(self.mm) <= 2)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+_POOL_MAX = 4  # blocks a worker keeps for reuse
+_pool: list[_Block] = []  # in a worker: its blocks kept for reuse
+_pool_pid = os.getpid()  # the process the pool belongs to
+
+
+def _new_block(size: int) -> _Block:
+    """A block of at least `size` bytes (`size` counts the header): a free one of the pool, or a new one."""
+    global _pool, _pool_pid
+    if _pool_pid != os.getpid():
+        # forked from a process with a pool (a loader inside a worker): those blocks are the parent's
+        for b in _pool:
+            b.close()
+        _pool, _pool_pid = [], os.getpid()
+    for b in _pool:
+        if size <= b.size <= 2 * size and b.free():
+            b.busy = True
+            return b
+    if len(_pool) >= _POOL_MAX:
+        for b in _pool:
+            if b.free():  # the wrong size: make room for one that fits
+                _pool.remove(b)
+                b.close()
+                break
+    block = _Block(size)
+    if len(_pool) < _POOL_MAX:
+        block.pooled = True
+        _pool.append(block)
+    return block
 
 
 class Arena:
-    """The blocks a worker allocated for the batch it is building (sent, then forgotten, with it)."""
+    """The blocks a worker uses for the batch it is building (sent, then forgotten, with it)."""
 
     def __init__(self) -> None:
         self.blocks: list[_Block] = []
 
+    def new_block(self, size: int) -> _Block:
+        """A block for `size` bytes of data after the header."""
+        block = _new_block(_ALIGN + size)
+        self.blocks.append(block)
+        return block
+
     def empty(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
-        """An uninitialized C-contiguous array in a new shared block."""
+        """An uninitialized C-contiguous array in a shared block."""
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if nbytes == 0:
             return np.empty(shape, dtype)
-        block = _Block(nbytes)
-        self.blocks.append(block)
-        return _array(block.mm, 0, shape, dtype)
+        block = self.new_block(nbytes)
+        return _array(block.mm, _ALIGN, shape, dtype)
 
     def find(self, arr: np.ndarray) -> tuple[int, int] | None:
         """(block number, byte offset) of a C-contiguous array that lies inside one of the blocks."""
@@ -108,11 +172,11 @@ class Arena:
         return None
 
     def close(self) -> None:
-        """Close the descriptors (the mappings stay while arrays use them)."""
+        """Close the descriptors of blocks not kept for reuse (the mappings stay while arrays use them)."""
         for b in self.blocks:
-            if b.fd >= 0:
-                os.close(b.fd)
-                b.fd = -1
+            b.busy = False
+            if not b.pooled:
+                b.close()
         self.blocks = []
 
 
@@ -175,9 +239,8 @@ def dumps(obj, arena: Arena) -> tuple[bytes, list[int]]:
     pickler.dump(obj)
     if pickler.copies:
         # one block for every tensor that was not built in shared memory
-        block = _Block(sum(_round_up(a.nbytes) for _, a in pickler.copies))
-        arena.blocks.append(block)
-        offset = 0
+        block = arena.new_block(sum(_round_up(a.nbytes) for _, a in pickler.copies))
+        offset = _ALIGN
         for slot, a in pickler.copies:
             np.copyto(_array(block.mm, offset, a.shape, a.dtype), a)
             slot[0], slot[1] = len(arena.blocks) - 1, offset
@@ -187,6 +250,8 @@ def dumps(obj, arena: Arena) -> tuple[bytes, list[int]]:
     number = {b: i for i, b in enumerate(used)}
     slots = [(number[b], off, shape, dtype, rg) for b, off, shape, dtype, rg in pickler.slots]
     body = pickle.dumps((slots, buf.getvalue()), protocol=pickle.HIGHEST_PROTOCOL)
+    for b in used:
+        ctypes.memset(arena.blocks[b].address, 1, 1)  # in the main process's hands until it releases it
     return body, [arena.blocks[b].fd for b in used]
 
 
@@ -195,7 +260,7 @@ def loads(body: bytes, fds: list[int]):
     maps = []
     try:
         for fd in fds:
-            maps.append(_map(fd, os.fstat(fd).st_size))
+            maps.append(_map(fd, os.fstat(fd).st_size, release=True))
     finally:
         for fd in fds:
             os.close(fd)

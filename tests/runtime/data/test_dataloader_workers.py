@@ -436,3 +436,26 @@ class Picklable(Dataset):
 def test_spawn_context():
     got = [b.tolist() for b in DataLoader(Picklable(), batch_size=2, num_workers=1, multiprocessing_context="spawn")]
     assert got == [[[0], [3]], [[6], [9]]]
+
+
+def test_reused_blocks_never_overwrite_held_batches():
+    # workers build batches in a few blocks they reuse once the main process drops a batch:
+    # a batch still held (or a numpy view of it) must keep its values
+    class Rows(Dataset):
+        def __len__(self):
+            return 16 * 24
+
+        def __getitem__(self, i):
+            return lt.full((1024,), float(i))
+    held, views = [], []
+    for k, b in enumerate(DataLoader(Rows(), batch_size=16, num_workers=2)):
+        assert b[:, 0].tolist() == [float(k * 16 + j) for j in range(16)]
+        if k % 5 == 0:
+            held.append((k, b))
+        elif k % 7 == 0:
+            views.append((k, b.numpy()))
+        del b
+    for k, b in held:
+        assert b[:, -1].tolist() == [float(k * 16 + j) for j in range(16)]
+    for k, v in views:
+        assert v[:, 3].tolist() == [float(k * 16 + j) for j in range(16)]
