@@ -19,7 +19,6 @@ Errors (malformed IR, a verifier failure, a pass refusing its input) are printed
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from typing import Callable, Iterator
@@ -29,6 +28,8 @@ from lazytensor.compiler.ir import prune
 from lazytensor.compiler.passes import Graph, graph_text, parse_pipeline, run_pipeline
 from lazytensor.compiler.text import IRParseError, parse_graph, print_graph
 from lazytensor.compiler.verify import VerifyError
+
+from . import run_cli
 
 SPLIT_MARKER = "// -----"
 _LOCATION_COMMENT = re.compile(r"^(%\S+ = .*?)\s+# .*$")
@@ -181,16 +182,9 @@ def _run(argv: list[str] | None = None) -> int:
     return status
 
 
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lt-opt` console script; returns the exit status."""
-    try:
-        return _run(argv)
-    except BrokenPipeError:
-        # the reader went away (`lt-opt ... | head`): stop quietly, as Unix tools do (the Python
-        # docs' recipe: point stdout at devnull so the exit-time flush cannot fail again)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_cli(_run, argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from lazytensor import visualize as _viz
 from lazytensor.compiler.ir import prune
 from lazytensor.compiler.text import IRParseError, parse_graph
 
+from . import run_cli
 from .lt_opt import strip_comments
 
 
@@ -102,16 +103,9 @@ def _run(argv: list[str] | None = None) -> int:
     return 0
 
 
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lt-viz` console script; returns the exit status."""
-    try:
-        return _run(argv)
-    except BrokenPipeError:
-        # the reader went away (`lt-viz ... | head`): stop quietly, as Unix tools do (the Python
-        # docs' recipe: point stdout at devnull so the exit-time flush cannot fail again)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_cli(_run, argv)
 
 
 if __name__ == "__main__":
