@@ -27,6 +27,9 @@ from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY, Op
 from . import lowering, matmul
 from .lowering import cast, ctype, literal, stype
 
+BLOCK = 4096  # elements per float32 block of a blocked float reduction (Renderer._blocked)
+BLOCK_MIN = 256  # shorter innermost reduced loops accumulate in double directly
+
 
 
 
@@ -59,6 +62,7 @@ class Renderer:
         self.gathers: list = []
         self.divisions: list = []
         self.err_size = 1
+        self.blocked = False  # a blocked float reduction (`_blocked`): needs `%bacc`
 
     # ---- emission helpers (used by lowering.py) ----
 
@@ -265,6 +269,29 @@ class Renderer:
         k = self.kernel
         return next((d for d, n in enumerate(k.shape) if d not in k.reduce_axes and n != 1), None)
 
+    def _blocked(self, reduction, red: Node, acc_dtype, n: int, first: bool) -> bool:
+        """Whether the innermost reduced loop (length `n`, or `start..end` when `first`) runs in
+        blocks of BLOCK elements: for a float32 (or float16/bfloat16, computed as float) SUM or
+        PROD whose accumulator is double. Within a block the values accumulate in float `%bacc`
+        (`reassoc`, so LLVM keeps several vector partial accumulators, with no per-element
+        conversion to double) and each block's total is added to the double accumulator: the
+        error stays that of a short float32 sum."""
+        return (reduction.combine in lowering.BLOCKED and acc_dtype is dt.float64
+                and red.srcs[0].dtype in (dt.float32, dt.float16, dt.bfloat16)
+                and (first or n >= BLOCK_MIN))
+
+    def open_blocks(self, lo, hi, identity: str) -> tuple[str, str]:
+        """Open the loop over blocks of `lo..hi` and the loop within one, zeroing `%bacc` between
+        them; returns both induction variables (block, element)."""
+        count = self.val(f"sub nsw i64 {hi}, {lo}")
+        nblocks = self.val(f"sdiv i64 {self.val(f'add nsw i64 {count}, {BLOCK - 1}')}, {BLOCK}")
+        b = self.open_loop(0, nblocks)
+        blo = self.iadd(lo, self.val(f"mul nsw i64 {b}, {BLOCK}"))
+        bend = self.val(f"add nsw i64 {blo}, {BLOCK}")
+        bhi = self.val(f"select i1 {self.val(f'icmp slt i64 {bend}, {hi}')}, i64 {bend}, i64 {hi}")
+        self.emit(f"store float {identity}, ptr %bacc")
+        return b, self.open_loop(blo, bhi)
+
     def render_kernel(self, mode: str = "main") -> str:
         """The text of one function of the kernel's module.
 
@@ -306,15 +333,34 @@ class Renderer:
             self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {acc_ptr}")
             inner = []
             part_axis = next((d for d in sorted(axes) if shape[d] != 1), min(axes, default=None))
+            block = None
             for d in sorted(axes):
                 first = mode == "part" and d == part_axis
-                iv = self.open_loop("%start" if first else 0, "%end" if first else shape[d])
+                lo, hi = ("%start", "%end") if first else (0, shape[d])
+                if d == max(axes) and self._blocked(reduction, red, acc_dtype, shape[d], first):
+                    self.blocked = True
+                    b, block = self.open_blocks(lo, hi, reduction.identity(dt.float32))
+                    inner.append(b)
+                    continue
+                iv = self.open_loop(lo, hi)
                 idx[d] = iv if shape[d] != 1 or first else 0
                 inner.append(iv)
             self.memo = {}
-            x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
-            acc = self.val(f"load {acc_t}, ptr {acc_ptr}")
-            self.emit(f"store {acc_t} {reduction.combine(self, acc_dtype, acc, x)}, ptr {acc_ptr}")
+            if block is None:
+                x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
+                acc = self.val(f"load {acc_t}, ptr {acc_ptr}")
+                self.emit(f"store {acc_t} {reduction.combine(self, acc_dtype, acc, x)}, "
+                          f"ptr {acc_ptr}")
+            else:  # the innermost reduced loop runs in blocks: see `_blocked`
+                idx[max(axes)] = block
+                x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, dt.float32)
+                acc = self.val("load float, ptr %bacc")
+                self.emit(f"store float {reduction.combine(self, dt.float32, acc, x)}, ptr %bacc")
+                self.close_loop(block)
+                part = cast(self, self.val("load float, ptr %bacc"), dt.float32, acc_dtype)
+                acc = self.val(f"load {acc_t}, ptr {acc_ptr}")
+                self.emit(f"store {acc_t} {reduction.combine(self, acc_dtype, acc, part)}, "
+                          f"ptr {acc_ptr}")
             for iv in reversed(inner):
                 self.close_loop(iv)
             self.memo = {}
@@ -346,6 +392,8 @@ class Renderer:
         entry = ["entry:"]
         if acc_ptr:
             entry.append(f"  {acc_ptr} = alloca {acc_t}")
+        if self.blocked:
+            entry.append("  %bacc = alloca float")
         suffix = "" if mode == "main" else f"_{mode}"
         return "\n".join([f"define void @{self.name}{suffix}({', '.join(params)}) {{",
                           *entry, *self.lines, "}"])

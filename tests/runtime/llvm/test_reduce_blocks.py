@@ -1,0 +1,92 @@
+"""Tests for the renderer's blocked float reductions: a float32 (float16, bfloat16) SUM or PROD
+accumulates each block of the innermost reduced loop in float (vector partial accumulators)
+and adds the block totals in double (renderer.Renderer._blocked)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from lazytensor.compiler import dtypes as dt
+from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.passes import run_pipeline
+from lazytensor.runtime.llvm import backend as llvm_backend
+from lazytensor.runtime.llvm import renderer
+from lazytensor.runtime.llvm.renderer import render
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from test_llvm_backend import agree, leaf  # noqa: E402
+
+
+def rendered(out):
+    (k,) = run_pipeline([out], "fuse").kernels
+    return render(k, "k_test")
+
+
+def test_float32_sum_is_blocked_and_float64_is_not():
+    x = leaf(np.ones((4, 5000), np.float32))
+    r = rendered(make(Op.SUM, (x,), (1,)))
+    assert "%bacc = alloca float" in r.ir and "fadd reassoc float" in r.ir
+    y = leaf(np.ones((4, 5000), np.float64))
+    assert "%bacc" not in rendered(make(Op.SUM, (y,), (1,))).ir
+    short = leaf(np.ones((4, renderer.BLOCK_MIN - 1), np.float32))
+    assert "%bacc" not in rendered(make(Op.SUM, (short,), (1,))).ir
+    assert "%bacc" not in rendered(make(Op.MAX_REDUCE, (x,), (1,))).ir
+
+
+@pytest.mark.parametrize("n", [renderer.BLOCK_MIN, renderer.BLOCK - 1, renderer.BLOCK + 1,
+                               3 * renderer.BLOCK + 17, 2 ** 20 + 7])
+def test_full_float32_sum_matches_numpy_and_double(n):
+    a = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    (got,) = agree(make(Op.SUM, (leaf(a),), (0,)))
+    exact = a.astype(np.float64).sum()
+    assert abs(float(got[0]) - exact) <= 1e-6 * np.abs(a).sum()
+
+
+def test_long_positive_sum_stays_accurate():
+    # 2^22 values in [0, 1): a single float32 running sum would be off by ~1e-4 relative
+    a = np.random.default_rng(0).random(2 ** 22, dtype=np.float32)
+    (got,) = llvm_backend.run([make(Op.SUM, (leaf(a),), (0,))])
+    exact = a.astype(np.float64).sum()
+    assert abs(float(got[0]) - exact) / exact < 1e-6
+
+
+@pytest.mark.parametrize("shape,axes", [((7, 5000), (1,)), ((64, 4096), (1,)),
+                                        ((3, 300, 700), (1, 2)), ((5000, 6), (0,))])
+def test_partial_float32_sums(shape, axes):
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    agree(make(Op.SUM, (leaf(a),), axes))
+
+
+def test_sum_of_a_permuted_input():
+    # the oracle sums a strided axis one float32 step at a time: compare with double instead
+    a = np.random.default_rng(2).standard_normal((600, 800)).astype(np.float32)
+    p = make(Op.PERMUTE, (leaf(a),), (1, 0))
+    rows, total = llvm_backend.run([make(Op.SUM, (p,), (1,)), make(Op.SUM, (p,), (0, 1))])
+    exact = a.astype(np.float64)
+    np.testing.assert_allclose(rows[:, 0], exact.sum(0), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(total[0, 0], exact.sum(), rtol=0, atol=1e-6 * np.abs(a).sum())
+
+
+def test_float32_prod_is_blocked_and_accurate():
+    a = (1 + np.random.default_rng(3).standard_normal((3, 9000)) * 1e-3).astype(np.float32)
+    out = make(Op.PROD, (leaf(a),), (1,))
+    assert "%bacc" in rendered(out).ir
+    (got,) = agree(out)
+    np.testing.assert_allclose(got[:, 0], np.prod(a.astype(np.float64), axis=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16])
+def test_half_sums(dtype):
+    # the oracle accumulates in the half type (it stalls at 256 in bfloat16): compare with the
+    # double sum of the half values, rounded once
+    a = np.random.default_rng(4).random((5, 6000)).astype(np.float32)
+    x = make(Op.CAST, (leaf(a),), dtype)
+    out = make(Op.SUM, (x,), (1,))
+    assert "%bacc" in rendered(out).ir
+    halves, got = llvm_backend.run([x, out])
+    exact = halves.astype(np.float64).sum(1)
+    np.testing.assert_allclose(got[:, 0].astype(np.float64), exact,
+                               rtol={dt.float16: 1e-3, dt.bfloat16: 8e-3}[dtype])
