@@ -205,3 +205,23 @@ def test_user_location_skips_library_frames():
 def test_node_repr_names_op_type_and_location():
     n = Node(Op.NEG, dt.float32, (2, 3), (), None, ("model.py", 4))
     assert repr(n) == "<NEG f32[2, 3] at model.py:4>"
+
+
+def test_a_recent_only_prune_frees_the_new_dead_nodes_and_leaves_older_ones():
+    from lazytensor.compiler import ir as _ir
+    old = _ir.node(Op.CONST, dt.float32, (), (), 12345.5)
+    old_ref = weakref.ref(old)
+    del old
+    _ir.prune(recent_only=True)  # `old` was made after the last prune, so it is looked at and freed
+    assert old_ref() is None
+    kept = _ir.node(Op.CONST, dt.float32, (), (), 54321.5)
+    _ir.prune()
+    kept_ref = weakref.ref(kept)
+    del kept  # dead, but made before the last prune
+    new = _ir.node(Op.CONST, dt.float32, (), (), 99999.5)
+    new_ref = weakref.ref(new)
+    del new
+    _ir.prune(recent_only=True)
+    assert new_ref() is None and kept_ref() is not None  # only what came after the last prune
+    _ir.prune()
+    assert kept_ref() is None
