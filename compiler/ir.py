@@ -172,6 +172,7 @@ def _note_allocation(nbytes: int) -> None:
 
 
 lookup = _table.get  # the fast path for builders that know an op's key: (op, srcs, arg)
+intern = _table.__setitem__  # ...and for adding a node they made after `lookup` missed
 
 
 def prune(recent_only: bool = False) -> int:

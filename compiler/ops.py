@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import dtypes as dt
-from .ir import IRError, Node, lookup, node
+from .ir import IRError, Node, intern, lookup, node, user_location
 
 
 class Op(enum.Enum):
@@ -376,7 +376,8 @@ def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = Non
     """
     if srcs:
         srcs = tuple(srcs)
-        n = lookup((op, srcs, arg))
+        key = (op, srcs, arg)
+        n = lookup(key)
         if n is not None:  # built before: its rules were checked then
             return n
     row = REGISTRY[op]
@@ -385,7 +386,10 @@ def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = Non
     if srcs:
         shape = row.shape([s.shape for s in srcs], arg)
         dtype = row.dtype([s.dtype for s in srcs], arg)
-        return node(op, dtype, shape, srcs, arg)
+        # what ir.node would do, without its second lookup of a key just missed (the hot path)
+        n = Node(op, dtype, shape, srcs, arg, user_location())
+        intern(key, n)
+        return n
     if op is Op.BUFFER:
         return node(op, arg.dtype, (arg.size,), (), arg)
     if op is Op.CONST:
