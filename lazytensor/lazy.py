@@ -6,8 +6,10 @@ bases asked for on the backend, writes each result into the base's storage (the 
 when the base had one: in-place updates reach numpy arrays that share it) and rebinds the base to
 a read of that storage, so graphs never grow without bound.
 
-Writes into existing storage are ordered after every read of the old contents: when a flush
-writes into a buffer, every live pending tensor is computed in the same flush, before the writes.
+A flush also stores the live pending tensors whose graphs reuse values it computes (so an
+optimizer's pending updates are stored when the loss is read, instead of piling up). Writes into
+existing storage are ordered after every read of the old contents: when a flush writes into a
+buffer, every live pending tensor is computed in the same flush, before the writes.
 """
 from __future__ import annotations
 
