@@ -47,3 +47,16 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, equal_nan=T
                                    atol=atol if atol is not None else t, equal_nan=equal_nan)
     else:
         np.testing.assert_array_equal(a, e)
+
+
+# What the seed notes print for their model (`print(model)`), and so what PyTorch prints.
+SEED_MODEL_REPR = """NeuralNetwork(
+  (flatten): Flatten(start_dim=1, end_dim=-1)
+  (linear_relu_stack): Sequential(
+    (0): Linear(in_features=784, out_features=512, bias=True)
+    (1): ReLU()
+    (2): Linear(in_features=512, out_features=512, bias=True)
+    (3): ReLU()
+    (4): Linear(in_features=512, out_features=10, bias=True)
+  )
+)"""

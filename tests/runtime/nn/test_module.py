@@ -7,20 +7,10 @@ import pytest
 
 import lazytensor as lt
 from lazytensor import nn
-from lt_testing import torch
+from lt_testing import SEED_MODEL_REPR, torch
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
-SEED_REPR = """NeuralNetwork(
-  (flatten): Flatten(start_dim=1, end_dim=-1)
-  (linear_relu_stack): Sequential(
-    (0): Linear(in_features=784, out_features=512, bias=True)
-    (1): ReLU()
-    (2): Linear(in_features=512, out_features=512, bias=True)
-    (3): ReLU()
-    (4): Linear(in_features=512, out_features=10, bias=True)
-  )
-)"""
 
 
 def seed_model(lib):
@@ -38,7 +28,7 @@ def seed_model(lib):
 
 
 def test_seed_model_prints_as_the_notes():
-    assert repr(seed_model(lt).to("cpu")) == SEED_REPR
+    assert repr(seed_model(lt).to("cpu")) == SEED_MODEL_REPR
 
 
 @needs_torch
