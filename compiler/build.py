@@ -10,11 +10,19 @@ import weakref
 import numpy as np
 
 from . import dtypes as dt
-from .ir import Node, const_ident
+from .ir import Node
 from .ops import Op, make
 
 LOG2_E = 1.4426950408889634
 LN_2 = 0.6931471805599453
+
+# The members these builders use, named once: in Python 3.11 `Op.ADD` goes through
+# EnumType.__getattr__'s slow lookup (~60 ns, as much as the rest of a small builder), and these
+# builders are every op's hot path.
+(_RESHAPE, _EXPAND, _CONST, _CAST, _ADD, _NEG, _MUL, _DIV,
+ _RECIP, _CMPLT, _CMPEQ, _NOT, _WHERE, _EXP2, _LOG2) = (
+    Op.RESHAPE, Op.EXPAND, Op.CONST, Op.CAST, Op.ADD, Op.NEG, Op.MUL, Op.DIV,
+    Op.RECIP, Op.CMPLT, Op.CMPEQ, Op.NOT, Op.WHERE, Op.EXP2, Op.LOG2)
 
 
 def expand_to(n: Node, shape: tuple) -> Node:
@@ -22,23 +30,49 @@ def expand_to(n: Node, shape: tuple) -> Node:
     if n.shape == shape:
         return n
     if len(n.shape) != len(shape):
-        n = make(Op.RESHAPE, (n,), (1,) * (len(shape) - len(n.shape)) + n.shape)
-    return make(Op.EXPAND, (n,), shape) if n.shape != shape else n
+        n = make(_RESHAPE, (n,), (1,) * (len(shape) - len(n.shape)) + n.shape)
+    return make(_EXPAND, (n,), shape) if n.shape != shape else n
 
 
 def const(value, dtype: dt.DType, shape: tuple = ()) -> Node:
     """The constant `value`, as `dtype` holds it, broadcast to `shape`."""
-    key = (const_ident(value), dtype, shape)
-    n = _const_cache.get(key)
-    if n is None:
-        n = _const_cache[key] = expand_to(make(Op.CONST, arg=held_value(value, dtype), dtype=dtype), shape)
+    # A value of one type equals only itself, but for 0.0 == -0.0 and nan != nan: those (and every
+    # falsy value but an int's, cheaply) are keyed by their bits.
+    if type(value) is int or (value and value == value):
+        key = (value, type(value), dtype, shape)
+    else:
+        key = (_bits(value), dtype, shape)
+    ref = _const_cache.get(key)
+    if ref is not None:
+        n = ref()
+        if n is not None:
+            return n
+    n = expand_to(make(_CONST, arg=held_value(value, dtype), dtype=dtype), shape)
+    _const_cache[key] = weakref.ref(n)
+    if len(_const_cache) > _sweep_at[0]:
+        _sweep_consts()
     return n
 
 
 # Broadcast constants by (value, dtype, shape): scalars in ops are mostly the same few numbers, and
 # building their CONST/RESHAPE/EXPAND nodes was a third of an op's cost. Weak, so a constant that
-# no graph uses any more is freed like any node.
-_const_cache: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+# no graph uses any more is freed like any node; a dict of weak references rather than a
+# WeakValueDictionary, whose Python-level get() cost as much as building a node.
+_const_cache: dict[tuple, weakref.ref] = {}
+_sweep_at = [4096]  # the cache's size that triggers dropping the dead entries
+
+
+def _bits(value) -> tuple:
+    """A zero's or nan's identity: its type and bits (numpy's float zeros too: -0.0 is not 0.0)."""
+    if isinstance(value, (float, np.floating)):
+        return (type(value), float(value).hex())
+    return (type(value), value)
+
+
+def _sweep_consts() -> None:
+    for key in [k for k, ref in _const_cache.items() if ref() is None]:
+        del _const_cache[key]
+    _sweep_at[0] = max(4096, 2 * len(_const_cache))
 
 
 def held_value(value, dtype: dt.DType):
@@ -64,57 +98,57 @@ def like(value, n: Node) -> Node:
 
 def cast(n: Node, dtype: dt.DType) -> Node:
     """`n` converted to `dtype` (no node when it already is)."""
-    return n if n.dtype is dtype else make(Op.CAST, (n,), dtype)
+    return n if n.dtype is dtype else make(_CAST, (n,), dtype)
 
 
 def add(a: Node, b: Node) -> Node:
     """a + b."""
-    return make(Op.ADD, (a, b))
+    return make(_ADD, (a, b))
 
 
 def sub(a: Node, b: Node) -> Node:
     """a - b, as a + (-b)."""
-    return make(Op.ADD, (a, make(Op.NEG, (b,))))
+    return make(_ADD, (a, make(_NEG, (b,))))
 
 
 def mul(a: Node, b: Node) -> Node:
     """a * b."""
-    return make(Op.MUL, (a, b))
+    return make(_MUL, (a, b))
 
 
 def div(a: Node, b: Node) -> Node:
     """a / b (floats)."""
-    return make(Op.DIV, (a, b))
+    return make(_DIV, (a, b))
 
 
 def neg(a: Node) -> Node:
     """-a."""
-    return make(Op.NEG, (a,))
+    return make(_NEG, (a,))
 
 
 def recip(a: Node) -> Node:
     """1 / a."""
-    return make(Op.RECIP, (a,))
+    return make(_RECIP, (a,))
 
 
 def lt(a: Node, b: Node) -> Node:
     """a < b."""
-    return make(Op.CMPLT, (a, b))
+    return make(_CMPLT, (a, b))
 
 
 def eq(a: Node, b: Node) -> Node:
     """a == b."""
-    return make(Op.CMPEQ, (a, b))
+    return make(_CMPEQ, (a, b))
 
 
 def not_(a: Node) -> Node:
     """Logical (bool) or bitwise not."""
-    return make(Op.NOT, (a,))
+    return make(_NOT, (a,))
 
 
 def where(c: Node, a: Node, b: Node) -> Node:
     """c ? a : b."""
-    return make(Op.WHERE, (c, a, b))
+    return make(_WHERE, (c, a, b))
 
 
 def isnan(a: Node) -> Node:
@@ -124,9 +158,9 @@ def isnan(a: Node) -> Node:
 
 def exp(a: Node) -> Node:
     """e ** a, as 2 ** (a log2 e)."""
-    return make(Op.EXP2, (mul(a, like(LOG2_E, a)),))
+    return make(_EXP2, (make(_MUL, (a, const(LOG2_E, a.dtype, a.shape))),))  # mul(a, like(LOG2_E, a))
 
 
 def log(a: Node) -> Node:
     """ln a, as log2(a) ln 2."""
-    return mul(make(Op.LOG2, (a,)), like(LN_2, a))
+    return mul(make(_LOG2, (a,)), like(LN_2, a))

@@ -2,7 +2,8 @@
 
 Building a node with the same five fields as a live node returns that node, so common
 subexpressions merge as the graph is built and `node.key` (a stable structural hash) names a
-subgraph. The user's source line rides beside a node (`node.loc`), never in its identity.
+subgraph. The user's source line rides beside a node (`node.loc`), never in its identity: the op
+layer finds it once per public call (`site`), and a node keeps it undecoded until it is read.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import itertools
 import os
 import sys
 import weakref
+from types import CodeType
 from typing import Any, Iterable
 
 from .dtypes import DType
@@ -27,6 +29,11 @@ _LIBRARY_DIRS = tuple(p + os.sep for p in (
 
 _is_library_file: dict[str, bool] = {}
 
+# The user's source line of the public op being built now, or None. The op layer sets it once
+# around a public call (lazytensor/autograd.py), so the op's nodes take it without walking the
+# stack for each node: a walk costs as much as the rest of building a node.
+site: list = [None]
+
 
 def user_location() -> tuple[str, int] | None:
     """(filename, line) of the innermost frame outside lazytensor: where the user called us."""
@@ -40,6 +47,49 @@ def user_location() -> tuple[str, int] | None:
             return (name, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+def user_site(skip: int = 0) -> tuple | None:
+    """`user_location()`, unresolved: (code object, instruction offset) of the user's frame.
+
+    Nodes keep this and `Node.loc` turns it into (filename, line) when read: a frame's line
+    number is decoded from its code's line table, which costs microseconds in a long function.
+    `skip` library frames above the caller are passed over unseen (each frame looked at costs).
+    """
+    frame = sys._getframe(1 + skip)
+    while frame is not None:
+        code = frame.f_code
+        name = code.co_filename
+        inside = _is_library_file.get(name)
+        if inside is None:
+            inside = _is_library_file[name] = name.startswith(_LIBRARY_DIRS)
+        if not inside:
+            return (code, frame.f_lasti)
+        frame = frame.f_back
+    return None
+
+
+def _resolve(loc):
+    """A node's location as (filename, line): a `user_site()` pair is decoded (as frame.f_lineno)."""
+    if loc is not None and type(loc[0]) is CodeType:
+        done = _decoded.get(loc)
+        if done is None:
+            code, offset = loc
+            line = None
+            for start, end, number in code.co_lines():
+                if start <= offset < end:
+                    line = number
+                    break
+            if len(_decoded) > 4096:
+                _decoded.clear()
+            done = _decoded[loc] = (code.co_filename, line)
+        return done
+    return loc
+
+
+# Decoded sites: the nodes of one call share its site, and passes that rebuild nodes read every
+# node's location, so each site's line table is searched once.
+_decoded: dict[tuple, tuple] = {}
 
 
 def format_location(loc: tuple[str, int] | None) -> str:
@@ -77,7 +127,7 @@ class Buffer:
 class Node:
     """One IR value. Build nodes with `node(...)`, never with `Node(...)`, so they hash-cons."""
 
-    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "loc", "_key", "__weakref__")
+    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "_loc", "_key", "__weakref__")
 
     def __init__(self, op, dtype: DType, shape: tuple, srcs: tuple, arg: Any, loc):
         self.op = op
@@ -85,8 +135,25 @@ class Node:
         self.shape = shape
         self.srcs = srcs
         self.arg = arg
-        self.loc = loc
+        self._loc = loc  # (filename, line), a `user_site()` pair resolved when read, or None
         self._key = None
+
+    @property
+    def loc(self) -> tuple[str, int] | None:
+        """(filename, line) of the user's code that built this node, or None."""
+        loc = self._loc
+        if loc is not None and type(loc[0]) is CodeType:
+            loc = self._loc = _resolve(loc)
+        return loc
+
+    @loc.setter
+    def loc(self, value) -> None:
+        self._loc = value
+
+    def __getstate__(self):
+        # pickled with its location decoded: a code object does not pickle
+        return (None, {"op": self.op, "dtype": self.dtype, "shape": self.shape, "srcs": self.srcs,
+                       "arg": self.arg, "_loc": self.loc, "_key": self._key})
 
     @property
     def key(self) -> str:
@@ -141,7 +208,7 @@ def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=
         key = (op, dtype, shape, const_ident(arg) if op.name == "CONST" else arg)
     n = _table.get(key)
     if n is None:
-        n = Node(op, dtype, shape, srcs, arg, loc or user_location())
+        n = Node(op, dtype, shape, srcs, arg, loc or site[0] or user_site())
         _table[key] = n
     elif n.dtype is not dtype or n.shape != shape:
         raise IRError(f"{op.name} over these operands is {n.dtype.short}{list(n.shape)}, "
@@ -160,12 +227,20 @@ def const_ident(value) -> tuple:
 PRUNE_AFTER_BYTES = 64 << 20
 _allocated_since_prune = 0
 _size_after_prune = 0  # the table's size after the last prune: entries past it are newer
+# A tensor alive at a prune that dies later (a DataLoader batch held while the next one is built)
+# is found by no recent-only prune: without a flush its storage would never be freed. So after
+# this many bytes of new buffers since the last full prune, the whole table is walked.
+FULL_PRUNE_AFTER_BYTES = 512 << 20
+_allocated_since_full_prune = 0
 
 
 def _note_allocation(nbytes: int) -> None:
-    global _allocated_since_prune
+    global _allocated_since_prune, _allocated_since_full_prune
     _allocated_since_prune += nbytes
-    if _allocated_since_prune > PRUNE_AFTER_BYTES:
+    _allocated_since_full_prune += nbytes
+    if _allocated_since_full_prune > FULL_PRUNE_AFTER_BYTES:
+        prune()
+    elif _allocated_since_prune > PRUNE_AFTER_BYTES:
         # only the nodes made since the last prune: that is where the new buffers' nodes are, and
         # walking the whole table here cost a DataLoader ~1 ms a batch (a flush prunes everything)
         prune(recent_only=True)
@@ -182,11 +257,17 @@ def prune(recent_only: bool = False) -> int:
     Users are always inserted after their sources, so one pass from the newest entry frees whole
     dead chains: dropping a user's key releases its sources before the loop reaches them.
     """
-    global _allocated_since_prune, _size_after_prune
+    global _allocated_since_prune, _size_after_prune, _allocated_since_full_prune
     _allocated_since_prune = 0
-    keys = list(_table)
+    if not recent_only:
+        _allocated_since_full_prune = 0
     if recent_only:
-        del keys[:min(_size_after_prune, len(keys))]
+        # only the newest entries, taken from the end: listing the whole table cost as much as the
+        # prune (a DataLoader prunes this way every few batches, beside a big dataset's nodes)
+        keys = list(itertools.islice(reversed(_table), max(len(_table) - _size_after_prune, 0)))
+        keys.reverse()
+    else:
+        keys = list(_table)
     while keys:
         # pop, so the list stops holding this key: a key holds its node's srcs, hence its sources
         key = keys.pop()

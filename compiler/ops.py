@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import dtypes as dt
-from .ir import IRError, Node, intern, lookup, node, user_location
+from .ir import IRError, Node, _table, node, site, user_site
 
 
 class Op(enum.Enum):
@@ -368,6 +368,139 @@ _row(Op.CONTIGUOUS, 1, _same_shape, _first,
 assert set(REGISTRY) == set(Op), "every primitive needs a registry row"
 
 
+# ---- a new node's dtype and shape in one call (the hot path of building a graph) ----
+#
+# `infer(srcs, arg) -> (dtype, shape)` per op: the row's arity check, shape rule and dtype rule
+# together. The common ops get a specialized version that handles the usual operands inline and
+# hands anything else to the general one, so every result and every error is the row's own.
+
+def _general(row: Primitive) -> Callable:
+    op, arity, shape_rule, dtype_rule = row.op, row.arity, row.shape, row.dtype
+
+    def infer(srcs: tuple, arg):
+        if len(srcs) != arity:
+            raise IRError(f"{op.name} takes {arity} operands, got {len(srcs)}")
+        shape = shape_rule([s.shape for s in srcs], arg)
+        return dtype_rule([s.dtype for s in srcs], arg), shape
+    return infer
+
+
+def _fast_unary(general, float_only: bool = False, cast: bool = False):
+    def infer(srcs, arg):
+        if len(srcs) == 1:
+            a = srcs[0]
+            if cast:
+                return arg, a.shape
+            d = a.dtype
+            if not float_only or d.category == "float":
+                return d, a.shape
+        return general(srcs, arg)
+    return infer
+
+
+def _fast_binary(general, result=None, float_only: bool = False):
+    def infer(srcs, arg):
+        if len(srcs) == 2:
+            a, b = srcs
+            d = a.dtype
+            if b.dtype is d and b.shape == a.shape and (not float_only or d.category == "float"):
+                return result or d, a.shape
+        return general(srcs, arg)
+    return infer
+
+
+def _fast_where(general):
+    def infer(srcs, arg):
+        if len(srcs) == 3:
+            c, a, b = srcs
+            if c.dtype is dt.bool_ and b.dtype is a.dtype and a.shape == c.shape and b.shape == c.shape:
+                return a.dtype, c.shape
+        return general(srcs, arg)
+    return infer
+
+
+def _fast_reduce(general):
+    def infer(srcs, axes):
+        if len(srcs) == 1 and type(axes) is tuple and len(axes) == 1:
+            a = srcs[0]
+            s = a.shape
+            axis = axes[0]
+            if type(axis) is int and 0 <= axis < len(s):
+                return a.dtype, s[:axis] + (1,) + s[axis + 1:]
+        return general(srcs, axes)
+    return infer
+
+
+def _fast_reshape(general):
+    def infer(srcs, new):
+        if len(srcs) == 1:
+            a = srcs[0]
+            if type(new) is tuple and math.prod(new) == math.prod(a.shape) and (not new or min(new) >= 0):
+                return a.dtype, tuple(new)
+        return general(srcs, new)
+    return infer
+
+
+def _fast_permute(general):
+    def infer(srcs, order):
+        if len(srcs) == 1:
+            a = srcs[0]
+            s = a.shape
+            if order == (1, 0) and len(s) == 2:  # a matrix transposed
+                return a.dtype, (s[1], s[0])
+            if type(order) is tuple and len(order) == len(s) and sorted(order) == list(range(len(s))):
+                return a.dtype, tuple(map(s.__getitem__, order))
+        return general(srcs, order)
+    return infer
+
+
+def _fast_expand(general):
+    def infer(srcs, new):
+        if len(srcs) == 1:
+            a = srcs[0]
+            s = a.shape
+            if type(new) is tuple and len(new) == len(s):
+                for have, want in zip(s, new):
+                    if have != want and have != 1:
+                        break
+                else:
+                    return a.dtype, tuple(new)
+        return general(srcs, new)
+    return infer
+
+
+def _infer_rule(row: Primitive) -> Callable:
+    general = _general(row)
+    if row.arity == 1 and row.shape is _same_shape:
+        if row.dtype is _first:
+            return _fast_unary(general)
+        if row.dtype is _float_only:
+            return _fast_unary(general, float_only=True)
+        if row.op is Op.CAST:
+            return _fast_unary(general, cast=True)
+    if row.arity == 2 and row.shape is _same_shape:
+        if row.dtype is _same_dtype:
+            return _fast_binary(general)
+        if row.dtype is _compare:
+            return _fast_binary(general, result=dt.bool_)
+        if row.dtype is _float_binary:
+            return _fast_binary(general, float_only=True)
+    if row.op is Op.WHERE and row.dtype is _where_dtype:
+        return _fast_where(general)
+    if row.shape is _reduce_shape and row.dtype is _first:
+        return _fast_reduce(general)
+    if row.dtype is _first:
+        fast = {_reshape_shape: _fast_reshape, _permute_shape: _fast_permute, _expand_shape: _fast_expand}
+        if row.shape in fast:
+            return fast[row.shape](general)
+    return general
+
+
+INFER: dict[Op, Callable] = {op: _infer_rule(row) for op, row in REGISTRY.items()}
+GENERAL_INFER: dict[Op, Callable] = {op: _general(row) for op, row in REGISTRY.items()}  # what INFER must equal
+_new = object.__new__
+
+
 def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = None,
          shape: tuple | None = None) -> Node:
     """The node for `op` over `srcs`, typed and shaped by the registry's rules (IRError if broken).
@@ -375,23 +508,52 @@ def make(op: Op, srcs: tuple = (), arg: Any = None, dtype: dt.DType | None = Non
     Sources take `dtype` and `shape` (CONST's shape is always ()); every other op derives both.
     """
     if srcs:
-        srcs = tuple(srcs)
+        if type(srcs) is not tuple:
+            srcs = tuple(srcs)
         key = (op, srcs, arg)
-        n = lookup(key)
+        n = _table.get(key)
         if n is not None:  # built before: its rules were checked then
             return n
-    row = REGISTRY[op]
-    if len(srcs) != row.arity:
-        raise IRError(f"{op.name} takes {row.arity} operands, got {len(srcs)}")
-    if srcs:
-        shape = row.shape([s.shape for s in srcs], arg)
-        dtype = row.dtype([s.dtype for s in srcs], arg)
-        # what ir.node would do, without its second lookup of a key just missed (the hot path)
-        n = Node(op, dtype, shape, srcs, arg, user_location())
-        intern(key, n)
+        dtype, shape = INFER[op](srcs, arg)
+        # What ir.node would do, without its second lookup of a key just missed. This is the hot
+        # path of building every graph: Node.__init__ inlined (the class call cost a third of a node).
+        n = _new(Node)
+        n.op = op
+        n.dtype = dtype
+        n.shape = shape
+        n.srcs = srcs
+        n.arg = arg
+        n._loc = site[0] or user_site()
+        n._key = None
+        _table[key] = n
         return n
+    row = REGISTRY[op]
+    if row.arity:
+        raise IRError(f"{op.name} takes {row.arity} operands, got 0")
     if op is Op.BUFFER:
         return node(op, arg.dtype, (arg.size,), (), arg)
     if op is Op.CONST:
         return node(op, dtype, (), (), arg)
     return node(op, dtype, tuple(shape), (), arg)
+
+
+def make_known(op: Op, srcs: tuple, arg: Any, dtype: dt.DType, shape: tuple) -> Node:
+    """`make(op, srcs, arg)` for a builder that has checked its operands already and passes the
+    `dtype` and `shape` the row's rules give (a fast path over known-good shapes: `x @ w`).
+
+    The rules are not run again; tests hold each caller to them (compiler/verify.py checks a graph).
+    """
+    key = (op, srcs, arg)
+    n = _table.get(key)
+    if n is not None:
+        return n
+    n = _new(Node)
+    n.op = op
+    n.dtype = dtype
+    n.shape = shape
+    n.srcs = srcs
+    n.arg = arg
+    n._loc = site[0] or user_site()
+    n._key = None
+    _table[key] = n
+    return n

@@ -16,6 +16,9 @@ PyTorch, and makes flushing irrelevant to autograd.
 
 Ops are tracked by one mechanism: `install()` wraps the op functions named in `GRAD_FN_NAMES` (in
 their modules, on `Tensor` and in the `lazytensor` namespace) and every in-place `Tensor` method.
+The outermost wrapper of a call also finds the user's source line, once (`compiler.ir.site`), and
+every node the op builds records it without a stack walk of its own; the public ops without a
+gradient (comparisons, logic, argmax...) get a wrapper that does only that (`_located`).
 
 Composite ops whose primitive graph would be unstable to differentiate (softmax, log_softmax,
 logsumexp, sigmoid, the losses in nn.functional) are built in a stable form (max-subtraction,
@@ -24,11 +27,13 @@ logsumexp, sigmoid, the losses in nn.functional) are built in a stable form (max
 from __future__ import annotations
 
 import functools
+import types
 import weakref
 
 from lazytensor import lazy
 from lazytensor.compiler import autodiff
 from lazytensor.compiler.build import like as _c
+from lazytensor.compiler.ir import site as _site, user_site as _user_site
 from lazytensor.compiler.ops import Op, make
 from lazytensor.tensor import Tensor, const, wrap
 
@@ -36,10 +41,18 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_g
            "is_inference_mode_enabled"]
 
 
-class _State:
-    enabled = True  # grad mode
-    inference = False
-    inside = False  # inside a tracked op: the ops it calls are its own business
+class _GradState:
+    __slots__ = ("enabled", "inference", "inside")
+
+    def __init__(self):
+        self.enabled = True  # grad mode
+        self.inference = False
+        self.inside = False  # inside a tracked op: the ops it calls are its own business
+
+
+# One instance: every op reads two of these flags, and an instance's slots read faster than a
+# class's attributes.
+_State = _GradState()
 
 
 # ---- grad mode: context managers and decorators ----
@@ -243,33 +256,55 @@ def _tracked(fn, name):
     """`fn` recording a grad_fn named `name` (a string, or a function of the call's arguments)."""
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if _State.inside or not _State.enabled:
-            return fn(*args, **kwargs)
-        if not kwargs:
-            # the common case, cheaply: plain tensor and number arguments, none requiring grad
-            for a in args:
+        # The outermost public call finds the user's line once; every node the op builds takes it.
+        outer = _site[0] is None
+        if outer:
+            _site[0] = _user_site(1)
+        try:
+            if _State.inside or not _State.enabled:
+                return fn(*args, **kwargs) if kwargs else fn(*args)
+            # the common case, cheaply: plain tensor, number and None arguments, none requiring grad
+            for a in (args if not kwargs else (*args, *kwargs.values())):
                 if type(a) is Tensor:
                     if a.requires_grad:
                         break
-                elif not isinstance(a, (int, float)) or isinstance(a, Tensor):
+                elif a is not None and (not isinstance(a, (int, float)) or isinstance(a, Tensor)):
                     break
             else:
-                return fn(*args)
-        tensors = _tensors(args, kwargs)
-        tracked = [t for t in tensors if t.requires_grad]
-        if not tracked:
-            return fn(*args, **kwargs)
-        _separate(tracked)
-        _State.inside = True
-        lazy.hold()
-        try:
-            out = fn(*args, **kwargs)
-            inputs = _inputs(tensors)
-            _attach(out, name if isinstance(name, str) else name(*args, **kwargs), inputs, tensors)
+                return fn(*args, **kwargs) if kwargs else fn(*args)
+            tensors = _tensors(args, kwargs)
+            tracked = [t for t in tensors if t.requires_grad]
+            if not tracked:
+                return fn(*args, **kwargs)
+            _separate(tracked)
+            _State.inside = True
+            lazy.hold()
+            try:
+                out = fn(*args, **kwargs)
+                inputs = _inputs(tensors)
+                _attach(out, name if isinstance(name, str) else name(*args, **kwargs), inputs, tensors)
+            finally:
+                _State.inside = False
+                lazy.release()
+            return out
         finally:
-            _State.inside = False
-            lazy.release()
-        return out
+            if outer:
+                _site[0] = None
+    op._autograd_original = fn
+    return op
+
+
+def _located(fn):
+    """`fn` (a public op without a gradient) with the user's line found once for the nodes it builds."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _site[0] is not None:
+            return fn(*args, **kwargs)
+        _site[0] = _user_site(1)
+        try:
+            return fn(*args, **kwargs) if kwargs else fn(*args)
+        finally:
+            _site[0] = None
     op._autograd_original = fn
     return op
 
@@ -289,33 +324,45 @@ def _tracked_inplace(fn, name):
     """An in-place method recording the new value of the written base as an op over the old one."""
     @functools.wraps(fn)
     def method(self, *args, **kwargs):
-        if _State.inside or not _State.enabled:
-            return fn(self, *args, **kwargs)
-        tensors = _tensors((self, *args), kwargs)
-        base = self._base if self._base is not None else self
-        if not any(t.requires_grad for t in tensors) and not base.requires_grad:
-            return fn(self, *args, **kwargs)
-        _check_inplace(self, through_view=fn.__name__ == "_setitem")
-        _separate([t for t in tensors if t.requires_grad])
-        # the old value of the written base, and the other inputs, as they are before the write
-        inputs = _inputs([base] + [t for t in tensors if t is not self])
-        _State.inside = True
-        lazy.hold()
+        outer = _site[0] is None
+        if outer:
+            _site[0] = _user_site(1)
         try:
-            out = fn(self, *args, **kwargs)
-            label = name if isinstance(name, str) else name(self, *args, **kwargs)
-            if any(nxt is not None for _, nxt in inputs):
-                base.requires_grad = True
-                base.grad_fn = _record(label if base is self else "CopySlices", base._node, inputs)
-                if base is not self:
-                    self.requires_grad = True
-                    self.grad_fn = _record("AsStridedBackward0", self.node, [(base._node, base.grad_fn)])
+            return _inplace_call(fn, name, self, args, kwargs)
         finally:
-            _State.inside = False
-            lazy.release()
-        return out
+            if outer:
+                _site[0] = None
     method._autograd_original = fn
     return method
+
+
+def _inplace_call(fn, name, self, args, kwargs):
+    """The body of a tracked in-place method: record the write when an input requires grad."""
+    if _State.inside or not _State.enabled:
+        return fn(self, *args, **kwargs)
+    tensors = _tensors((self, *args), kwargs)
+    base = self._base if self._base is not None else self
+    if not any(t.requires_grad for t in tensors) and not base.requires_grad:
+        return fn(self, *args, **kwargs)
+    _check_inplace(self, through_view=fn.__name__ == "_setitem")
+    _separate([t for t in tensors if t.requires_grad])
+    # the old value of the written base, and the other inputs, as they are before the write
+    inputs = _inputs([base] + [t for t in tensors if t is not self])
+    _State.inside = True
+    lazy.hold()
+    try:
+        out = fn(self, *args, **kwargs)
+        label = name if isinstance(name, str) else name(self, *args, **kwargs)
+        if any(nxt is not None for _, nxt in inputs):
+            base.requires_grad = True
+            base.grad_fn = _record(label if base is self else "CopySlices", base._node, inputs)
+            if base is not self:
+                self.requires_grad = True
+                self.grad_fn = _record("AsStridedBackward0", self.node, [(base._node, base.grad_fn)])
+    finally:
+        _State.inside = False
+        lazy.release()
+    return out
 
 
 def _check_inplace(t: Tensor, through_view: bool = False) -> None:
@@ -756,6 +803,15 @@ def install() -> None:
             continue
         if callable(attr):
             setattr(Tensor, name, wrap_fn(attr, label))
+    # every other public op (comparisons, logic, argmax...) records the user's line once too
+    for mod in modules:
+        for name in getattr(mod, "__all__", ()):
+            fn = vars(mod).get(name)
+            if isinstance(fn, types.FunctionType) and getattr(fn, "_autograd_original", None) is None:
+                w = wrapped.get(id(fn))
+                if w is None:
+                    w = wrapped[id(fn)] = _located(fn)
+                setattr(mod, name, w)
     # the aliases and operators bound to the original functions
     originals = {k: v for k, v in wrapped.items()}
     for owner in (Tensor, lazytensor, *modules):

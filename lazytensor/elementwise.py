@@ -16,9 +16,9 @@ from lazytensor.compiler.ir import Node
 from lazytensor.compiler.build import (LN_2, LOG2_E, add as _add, div as _true_div, eq as _eq, exp as _exp,  # noqa: F401
                                        isnan as _isnan, like as _c, log as _log, lt as _lt, mul as _mul, neg as _neg,
                                        not_ as _not, recip as _recip, sub as _sub, where as _where)
-from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.ops import Op, make, make_known
 from lazytensor.tensor import (Tensor, _torch_name, assign, broadcast_shapes, cast_node, check_inplace_dtype,
-                               const, get_default_dtype, is_scalar, operand_nodes, promote, wrap)
+                               const, expand_node, get_default_dtype, is_scalar, operand_nodes, promote, wrap)
 
 __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
            "remainder", "fmod", "neg", "negative", "positive", "pow", "float_power", "exp", "exp2", "expm1", "log",
@@ -90,9 +90,26 @@ def _compute_dtype(d: dt.DType) -> dt.DType:
 
 def _unary_float(x: Tensor, fn) -> Tensor:
     """A float math function: ints become the default float; halves compute in float32."""
-    out = _float_dtype(x.dtype)
-    n = fn(cast_node(x.node, _compute_dtype(out)))
+    n = x._node if x._base is None else x.node  # .node without the property call (a hot path)
+    if n.dtype is dt.float32 or n.dtype is dt.float64:
+        return wrap(fn(n))  # no casts either way: the common case, without the dtype plumbing
+    out = _float_dtype(n.dtype)
+    n = fn(cast_node(n, _compute_dtype(out)))
     return wrap(cast_node(n, out))
+
+
+# named once (`Op.X` is a slow attribute lookup in Python 3.11), for the fast paths' make_known
+_ADD, _MUL, _CMPLT, _WHERE, _EXP2, _EXPAND = Op.ADD, Op.MUL, Op.CMPLT, Op.WHERE, Op.EXP2, Op.EXPAND
+_SAME_TYPED = {_add: _ADD, _mul: _MUL}  # builders whose node has its operands' (common) dtype and shape
+
+
+def _expanded(n: Node, shape: tuple) -> Node:
+    """expand_node(n, shape) for a `shape` that n broadcasts to (its EXPAND's type is known)."""
+    if n.shape == shape:
+        return n
+    if len(n.shape) == len(shape):
+        return make_known(_EXPAND, (n,), shape, n.dtype, shape)
+    return expand_node(n, shape)
 
 
 def _binary(a, b, fn, *, out_dtype=None, compute_dtype=_compute_dtype, opmath: bool = False) -> Tensor:
@@ -104,18 +121,24 @@ def _binary(a, b, fn, *, out_dtype=None, compute_dtype=_compute_dtype, opmath: b
     """
     if type(a) is Tensor:
         # The common cases, without the general promotion machinery: this is every op's hot path.
-        na = a.node
+        na = a._node if a._base is None else a.node  # .node without the property call
         d = na.dtype
         if compute_dtype(d) is d:
             if type(b) is Tensor:
-                nb = b.node
-                fast = nb.dtype is d and nb.shape == na.shape
+                nb = b._node if b._base is None else b.node
+                fast = nb.dtype is d
+                if fast and nb.shape != na.shape:
+                    # what operand_nodes does for operands of one dtype
+                    shape = broadcast_shapes(na.shape, nb.shape)
+                    na, nb = _expanded(na, shape), _expanded(nb, shape)
             else:
-                fast = (type(b) is float and d.is_floating_point) or (type(b) is int and d.category != "bool"
-                                                                       and d.category != "uint")
+                fast = (type(b) is float and d.category == "float") or (type(b) is int and d.category != "bool"
+                                                                          and d.category != "uint")
                 nb = const(b, d, na.shape) if fast else None
             if fast:
-                n = fn(na, nb)
+                # na and nb now have one dtype and shape: an add or a mul of them has the same
+                op = _SAME_TYPED.get(fn)
+                n = fn(na, nb) if op is None else make_known(op, (na, nb), None, d, na.shape)
                 want = out_dtype(d) if out_dtype else n.dtype
                 return wrap(n if n.dtype is want else cast_node(n, want))
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
@@ -160,6 +183,8 @@ def _check_alpha(input, other, alpha) -> None:
 
 def add(input, other, *, alpha=1) -> Tensor:
     """input + alpha * other."""
+    if type(alpha) is int and alpha == 1:  # the default, valid for every dtype (_check_alpha's first test)
+        return _binary(input, other, _add)
     _check_alpha(input, other, alpha)
     return _binary(input, other, _add if alpha == 1 else _scaled(_add, alpha))
 
@@ -391,6 +416,12 @@ def _scalar_tensor(value, dtype):
 
 def exp(input: Tensor) -> Tensor:
     """e ** input."""
+    a = input._node if input._base is None else input.node
+    d = a.dtype
+    if d is dt.float32 or d is dt.float64:  # _exp(a), whose types are a's
+        shape = a.shape
+        scaled = make_known(_MUL, (a, const(LOG2_E, d, shape)), None, d, shape)
+        return wrap(make_known(_EXP2, (scaled,), None, d, shape))
     return _unary_float(input, _exp)
 
 
@@ -512,11 +543,14 @@ def cosh(input: Tensor) -> Tensor:
 
 def relu(input: Tensor) -> Tensor:
     """max(input, 0)."""
-    if input.dtype is dt.bool_:
+    a = input._node if input._base is None else input.node  # .node without the property call
+    if a.dtype is dt.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    a = input.node
-    zero = _c(0, a)
-    return wrap(_where(_lt(a, zero), zero, a))  # nan and -0.0 pass through, as in PyTorch
+    # _where(_lt(a, zero), zero, a), whose types are a's: nan and -0.0 pass through, as in PyTorch
+    d, shape = a.dtype, a.shape
+    zero = const(0, d, shape)
+    negative = make_known(_CMPLT, (a, zero), None, dt.bool_, shape)
+    return wrap(make_known(_WHERE, (negative, zero, a), None, d, shape))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -772,9 +806,14 @@ def _same(d: dt.DType) -> dt.DType:
 
 
 def _compare(a, b, fn, name: str) -> Tensor:
-    _need_tensors(name, input=a)
+    if not isinstance(a, Tensor):
+        _need_tensors(name, input=a)
     # a Python number is rounded to the tensor's dtype first: float16 0.1 == 0.1 holds, as in PyTorch
-    return _binary(a, b, fn, out_dtype=lambda d: dt.bool_, compute_dtype=_same)
+    return _binary(a, b, fn, out_dtype=_to_bool, compute_dtype=_same)
+
+
+def _to_bool(d: dt.DType) -> dt.DType:
+    return dt.bool_
 
 
 def eq(input, other) -> Tensor:
@@ -913,12 +952,16 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     if input is None and other is None:
         from lazytensor.indexing import nonzero
         return nonzero(condition, as_tuple=True)
+    if type(condition) is Tensor and type(input) is Tensor and type(other) is Tensor:
+        # the common case, without promotion and broadcasting: the same node the general path makes
+        c, a, b = condition.node, input.node, other.node
+        if c.dtype is dt.bool_ and b.dtype is a.dtype and a.shape == c.shape and b.shape == c.shape:
+            return wrap(make_known(_WHERE, (c, a, b), None, a.dtype, c.shape))  # _where(c, a, b)
     if condition.dtype is not dt.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{_torch_name(condition.dtype)}")
     dtype = promote(input, other)
     shapes = [condition.shape] + [x.shape for x in (input, other) if isinstance(x, Tensor)]
-    from lazytensor.tensor import expand_node
     shape = broadcast_shapes(*shapes)
     na, nb = operand_nodes((input, other), dtype, shape)
     c = expand_node(_as_bool(condition), shape)
@@ -992,43 +1035,43 @@ def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
-Tensor.__add__ = lambda self, other: add(self, other)
+Tensor.__add__ = add
 Tensor.__radd__ = _reflected(add)
 Tensor.__iadd__ = lambda self, other: self.add_(other)
-Tensor.__sub__ = lambda self, other: sub(self, other)
+Tensor.__sub__ = sub
 Tensor.__rsub__ = _reflected(sub)
 Tensor.__isub__ = lambda self, other: self.sub_(other)
-Tensor.__mul__ = lambda self, other: mul(self, other)
+Tensor.__mul__ = mul
 Tensor.__rmul__ = _reflected(mul)
 Tensor.__imul__ = lambda self, other: self.mul_(other)
-Tensor.__truediv__ = lambda self, other: div(self, other)
+Tensor.__truediv__ = div
 Tensor.__rtruediv__ = _reflected(div)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
-Tensor.__floordiv__ = lambda self, other: floor_divide(self, other)
+Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = _reflected(floor_divide)
 Tensor.__ifloordiv__ = lambda self, other: self.floor_divide_(other)
-Tensor.__mod__ = lambda self, other: remainder(self, other)
+Tensor.__mod__ = remainder
 Tensor.__rmod__ = _reflected(remainder)
 Tensor.__imod__ = lambda self, other: self.remainder_(other)
-Tensor.__pow__ = lambda self, other: pow(self, other)
+Tensor.__pow__ = pow
 Tensor.__rpow__ = lambda self, other: pow(other, self) if is_scalar(other) else NotImplemented
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 Tensor.__neg__ = neg
 Tensor.__pos__ = positive
 Tensor.__abs__ = abs
 Tensor.__invert__ = _invert
-Tensor.__and__ = lambda self, other: bitwise_and(self, other)
+Tensor.__and__ = bitwise_and
 Tensor.__rand__ = _reflected(bitwise_and)
 Tensor.__iand__ = lambda self, other: self.bitwise_and_(other)
-Tensor.__or__ = lambda self, other: bitwise_or(self, other)
+Tensor.__or__ = bitwise_or
 Tensor.__ror__ = _reflected(bitwise_or)
 Tensor.__ior__ = lambda self, other: self.bitwise_or_(other)
-Tensor.__xor__ = lambda self, other: bitwise_xor(self, other)
+Tensor.__xor__ = bitwise_xor
 Tensor.__rxor__ = _reflected(bitwise_xor)
 Tensor.__ixor__ = lambda self, other: self.bitwise_xor_(other)
 Tensor.__eq__ = lambda self, other: eq(self, other) if isinstance(other, Tensor) or is_scalar(other) else NotImplemented
 Tensor.__ne__ = lambda self, other: ne(self, other) if isinstance(other, Tensor) or is_scalar(other) else NotImplemented
-Tensor.__lt__ = lambda self, other: lt(self, other)
-Tensor.__le__ = lambda self, other: le(self, other)
-Tensor.__gt__ = lambda self, other: gt(self, other)
-Tensor.__ge__ = lambda self, other: ge(self, other)
+Tensor.__lt__ = lt
+Tensor.__le__ = le
+Tensor.__gt__ = gt
+Tensor.__ge__ = ge

@@ -22,7 +22,7 @@ import numbers
 
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
-from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.ops import Op, make, make_known
 from lazytensor.tensor import Tensor, _torch_name, assign, cast_node, const, wrap
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv", "baddbmm",
@@ -77,6 +77,27 @@ def _product(a: Node, a_dims: tuple, b: Node, b_dims: tuple, *, b_transposed: bo
     b = _expand(_reshape(b, (1,) * (r - len(bb)) + tuple(bb) + (1, n, k)), full)
     s = make(Op.SUM, (make(Op.MUL, (a, b)),), (r + 2,))
     return _reshape(s, tuple(out_shape))
+
+
+# named once: `Op.X` is a slow attribute lookup in Python 3.11 (EnumType.__getattr__)
+_RESHAPE, _EXPAND, _PERMUTE, _MUL, _SUM = Op.RESHAPE, Op.EXPAND, Op.PERMUTE, Op.MUL, Op.SUM
+
+
+def _mm_2d(a: Node, b: Node) -> Node:
+    """`_product` of an (m, k) and a (k, n) matrix of one dtype that needs no casts: the same nodes,
+    built directly with the shapes they are known to have (this is `x @ w`, the hot path)."""
+    (m, k), n = a.shape, b.shape[1]
+    d = a.dtype
+    full = (m, n, k)
+    a3 = make_known(_RESHAPE, (a,), (m, 1, k), d, (m, 1, k))
+    if n != 1:
+        a3 = make_known(_EXPAND, (a3,), full, d, full)
+    bt = make_known(_PERMUTE, (b,), (1, 0), d, (n, k))
+    b3 = make_known(_RESHAPE, (bt,), (1, n, k), d, (1, n, k))
+    if m != 1:
+        b3 = make_known(_EXPAND, (b3,), full, d, full)
+    s = make_known(_SUM, (make_known(_MUL, (a3, b3), None, d, full),), (2,), d, (m, n, 1))
+    return make_known(_RESHAPE, (s,), (m, n), d, (m, n))
 
 
 def _broadcast_batch(a: tuple, b: tuple) -> tuple:
@@ -226,6 +247,11 @@ def _bmm_node(a: Tensor, b: Tensor) -> Node:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """PyTorch's matmul: dot, mv, mm or a broadcast batched product, by the operands' dims."""
+    if type(input) is Tensor and type(other) is Tensor:
+        a, b = input.node, other.node
+        if (len(a.shape) == 2 and len(b.shape) == 2 and a.dtype is b.dtype and a.shape[1] == b.shape[0]
+                and _work_dtype(a.dtype) is a.dtype and a.dtype is not dt.bool_):
+            return wrap(_mm_2d(a, b))  # mm's checks pass and its casts are no-ops
     _need_tensor(input, "matmul", "input", 1)
     _need_tensor(other, "matmul", "other", 2)
     d1, d2 = input.ndim, other.ndim

@@ -26,7 +26,7 @@ import numpy as np
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
 from lazytensor.compiler.build import like as _c
-from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.ops import Op, make, make_known
 from lazytensor.elementwise import (_add, _eq, _exp, _isnan, _log, _lt, _maximum, _mul, _neg, _not, _pow, _recip,
                                     _sub, _where, maximum, minimum)
 from lazytensor.tensor import (Tensor, _torch_name, assign, cast_node, const, expand_node, get_default_dtype,
@@ -137,8 +137,11 @@ def _count(shape: tuple, axes: tuple) -> int:
     return math.prod(shape[a] for a in axes)
 
 
+_SUM, _RESHAPE = Op.SUM, Op.RESHAPE  # named once: `Op.X` is a slow attribute lookup in Python 3.11
+
+
 def _reshape(n: Node, shape: tuple) -> Node:
-    return n if n.shape == shape else make(Op.RESHAPE, (n,), tuple(shape))
+    return n if n.shape == shape else make(_RESHAPE, (n,), tuple(shape))
 
 
 def _reduce(n: Node, op: Op, axes: tuple) -> Node:
@@ -182,7 +185,16 @@ def _sum_node(n: Node, axes: tuple, dtype: dt.DType) -> Node:
 def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, *,  # noqa: A001 - PyTorch's name
         dtype: dt.DType | None = None) -> Tensor:
     """Sum over `dim` (an int, a tuple, or None/() for all); ints and bool give int64."""
-    shape = input.node.shape
+    n = input.node
+    shape = n.shape
+    if type(dim) is int and dtype is None and (n.dtype is dt.float32 or n.dtype is dt.float64) and shape:
+        # one float axis: the general path's nodes (no casts, one SUM, a RESHAPE unless keepdim)
+        axis = normalize_dim(dim, len(shape))
+        before, after = shape[:axis], shape[axis + 1:]
+        s = make_known(_SUM, (n,), (axis,), n.dtype, before + (1,) + after)
+        if keepdim:
+            return wrap(s)
+        return wrap(make_known(_RESHAPE, (s,), before + after, n.dtype, before + after))
     axes = _axes(shape, _dim_tuple(dim, "sum"))
     out = dtype or _widen(input.dtype)
     return wrap(_reshape(_sum_node(input.node, axes, out), _out_shape(shape, axes, keepdim)))

@@ -10,7 +10,7 @@ import operator
 import warnings
 
 from lazytensor import views
-from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.ops import Op, make, make_known
 from lazytensor.tensor import Tensor, _torch_name, make_view, normalize_dim, wrap
 
 __all__ = ["reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint", "squeeze", "unsqueeze",
@@ -108,6 +108,11 @@ def permute(input: Tensor, *dims) -> Tensor:
     return make_view(input, ((Op.PERMUTE, order),))
 
 
+# what permute(x, (1, 0)) makes of a matrix: a view through one PERMUTE
+_PERMUTE = Op.PERMUTE
+_SWAP_2D = ((_PERMUTE, (1, 0)),)
+
+
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """A view with two dimensions swapped."""
     n = input.ndim
@@ -115,9 +120,13 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
         normalize_dim(dim0, 0), normalize_dim(dim1, 0)
         return make_view(input, ())
     a, b = normalize_dim(dim0, n), normalize_dim(dim1, n)
+    if a == b:
+        return make_view(input, ())  # permute's identity order
+    if n == 2:
+        return make_view(input, _SWAP_2D)
     order = list(range(n))
     order[a], order[b] = order[b], order[a]
-    return permute(input, order)
+    return make_view(input, ((Op.PERMUTE, tuple(order)),))  # what permute(input, order) makes
 
 
 swapaxes = swapdims = transpose
@@ -125,9 +134,14 @@ swapaxes = swapdims = transpose
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a matrix (0-d and 1-d tensors are returned as they are)."""
-    if input.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
-    return transpose(input, 0, 1) if input.ndim == 2 else make_view(input, ())
+    n = input.node
+    shape = n.shape
+    if len(shape) > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {len(shape)}D")
+    if len(shape) < 2:
+        return make_view(input, ())
+    # transpose(input, 0, 1), with the view's node (of known type) built here
+    return make_view(input, _SWAP_2D, make_known(_PERMUTE, (n,), (1, 0), n.dtype, (shape[1], shape[0])))
 
 
 def adjoint(input: Tensor) -> Tensor:

@@ -367,17 +367,42 @@ def from_storage(buffer, shape: tuple) -> Tensor:
     return t
 
 
-def make_view(t: Tensor, vops: tuple) -> Tensor:
-    """A view of `t`'s base through `t`'s movement ops followed by `vops`."""
-    v = _new(Tensor)
-    vops = tuple(vops)
-    if t._base is None:
-        _init(v, None, t, vops)
+def make_view(t: Tensor, vops: tuple, node: Node | None = None) -> Tensor:
+    """A view of `t`'s base through `t`'s movement ops followed by `vops` (`node`: the view's
+    node, `vops` over t's, when the caller has built it)."""
+    if type(vops) is not tuple:
+        vops = tuple(vops)
+    base = t._base
+    if base is None:
+        base, chain = t, vops
+    elif len(vops) == 1 and len(t._vops) <= 1:
+        chain = _extend_one(t._vops, vops)
     else:
-        _init(v, None, t._base, views.extend(t._vops, vops))
+        chain = views.extend(t._vops, vops)
+    v = _new(Tensor)
+    # _init, inlined (a view per call of t(), transpose, reshape...: a hot path)
+    v._node = v._buffer = v.grad = v.grad_fn = None
+    v._base = base
+    v._vops = chain
+    v.requires_grad = False
+    v._version = 0
     # its node now, from t's: a chain of views costs one step per view, not one per view so far
-    v._vcache = (v._base._node, views.apply(t.node, vops))
+    v._vcache = (base._node, views.apply(t.node, vops) if node is None else node)
     return v
+
+
+_PERMUTE = Op.PERMUTE  # named once: `Op.X` is a slow attribute lookup in Python 3.11
+
+
+def _extend_one(vops: tuple, more: tuple) -> tuple:
+    """`views.extend(vops, more)` for at most one op followed by one (x.t() of a view, in a loop)."""
+    if not vops:
+        return more
+    (op, prev), (new_op, arg) = vops[0], more[0]
+    if op is _PERMUTE and new_op is _PERMUTE:
+        merged = tuple(map(prev.__getitem__, arg))
+        return () if merged == tuple(range(len(merged))) else ((op, merged),)
+    return views.extend(vops, more)
 
 
 # ---- helpers shared by the op modules ----
@@ -392,8 +417,22 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """PyTorch's broadcast of shapes; RuntimeError naming the mismatched sizes."""
-    if len(shapes) == 2 and shapes[0] == shapes[1]:
-        return tuple(shapes[0])
+    if len(shapes) == 2:
+        a, b = shapes
+        if a == b:
+            return tuple(a)
+        if len(a) == len(b):
+            # two shapes of one rank, cheaply (an op's hot path); a mismatch takes the loop below
+            out = []
+            for x, y in zip(a, b):
+                if x == y or y == 1:
+                    out.append(x)
+                elif x == 1:
+                    out.append(y)
+                else:
+                    break
+            else:
+                return tuple(out)
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:

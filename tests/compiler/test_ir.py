@@ -129,6 +129,8 @@ def test_key_of_equal_graphs_is_equal_and_ignores_location():
 # ---- the table frees what nobody holds ----
 
 def test_prune_frees_unreachable_nodes():
+    gc.collect()
+    prune()  # garbage of earlier tests (freed by gc.collect below) must not count here
     x = make(Op.BUFFER, arg=Buffer(dt.float32, 4))
     chain = [x]
     for _ in range(50):
@@ -196,6 +198,59 @@ def test_location_through_the_tensor_api():
     line = sys._getframe().f_lineno + 1
     t = lt.full((2, 9), 3.25) * lt.full((2, 9), -1.5)
     assert t.node.loc == (__file__, line)
+
+
+def test_every_node_of_a_composite_op_records_the_user_line():
+    x = lt.full((3, 4), 0.5).realize()
+    line = sys._getframe().f_lineno + 1
+    y = (x.exp() @ x.t()).sum(1, keepdim=True) + lt.where(x > 0, x, -x).relu().mean()
+    # the nodes over x's stored value are new (constants and their broadcasts may be older)
+    over_x = {id(x.node)}
+    fresh = []
+    for n in toposort([y.node]):
+        if any(id(s) in over_x for s in n.srcs):
+            over_x.add(id(n))
+            fresh.append(n)
+    assert len(fresh) > 10 and all(n.loc == (__file__, line) for n in fresh)
+
+
+def test_a_location_far_down_a_long_function_is_its_own_line():
+    # a node keeps (code, offset) and decodes the line when read: the decoding must agree with f_lineno
+    body = "".join(f"    v{i} = {i}\n" for i in range(300))
+    src = f"def far(lt, sys):\n{body}    here = sys._getframe().f_lineno + 1\n    t = lt.full((2,), 1.5) + 2.0\n" \
+          "    return t, here\n"
+    scope = {}
+    exec(compile(src, "/user/long_script.py", "exec"), scope)
+    t, here = scope["far"](lt, sys)
+    assert t.node.loc == ("/user/long_script.py", here)
+    assert format_location(t.node.loc) == f"/user/long_script.py:{here}"
+
+
+def test_no_location_is_left_set_after_an_op_fails():
+    from lazytensor.compiler import ir
+    with pytest.raises(RuntimeError):
+        lt.ones(2, 3) + lt.ones(4, 5)
+    assert ir.site[0] is None
+    line = sys._getframe().f_lineno + 1
+    n = make(Op.NEG, (lt.ones(7).node,))
+    assert n.loc == (__file__, line)
+
+
+def test_a_node_pickles_with_its_location():
+    import pickle
+    line = sys._getframe().f_lineno + 1
+    t = lt.full((2, 3), 1.5).exp()
+    back = pickle.loads(pickle.dumps(t.node))
+    assert back.loc == t.node.loc == (__file__, line)
+    assert (back.op, back.dtype, back.shape, back.srcs[0].op) == (t.node.op, t.node.dtype, t.node.shape,
+                                                                 t.node.srcs[0].op)
+
+
+def test_user_site_is_user_location_undecoded():
+    from lazytensor.compiler.ir import _resolve, user_site
+    line = sys._getframe().f_lineno
+    site, location = user_site(), user_location()
+    assert _resolve(site) == location == (__file__, line + 1)
 
 
 def test_user_location_skips_library_frames():

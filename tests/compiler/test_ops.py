@@ -307,3 +307,101 @@ def test_gather_matches_torch():
         idx = rng.integers(0, src.shape[axis], shape).astype(np.int64)
         expected = torch.gather(torch.from_numpy(src), axis, torch.from_numpy(idx)).numpy()
         same(ref(Op.GATHER, src, idx, arg=axis), expected)
+
+
+# ---- make()'s fast rules ----
+
+def _outcome(rule, srcs, arg):
+    """What a rule gives: ('ok', dtype, shape) or ('error', type, message)."""
+    try:
+        dtype, shape = rule(srcs, arg)
+    except Exception as e:  # noqa: BLE001 - the two rules must fail alike, whatever the failure
+        return ("error", type(e), str(e))
+    assert type(shape) is tuple, "a node's shape is a plain tuple"
+    return ("ok", dtype, shape)
+
+
+_SHAPES = [(), (1,), (3,), (2, 3), (3, 1), (1, 3), (3, 2), (2, 3, 4), (2, 1, 4), (0, 3)]
+_DTYPES = [dt.float32, dt.float64, dt.float16, dt.int64, dt.int32, dt.uint8, dt.bool_]
+
+
+def _args(op, rng, shape):
+    """Arguments for `op` over a source of `shape`: mostly valid ones, some broken."""
+    ndim = len(shape)
+    if op in REDUCE or op is Op.FLIP:
+        return rng.choice([(), (0,), (ndim - 1,), tuple(range(ndim)), (ndim,), (0, 0), (-1,), (True,), 0])
+    if op is Op.RESHAPE:
+        n = math.prod(shape)
+        return rng.choice([(n,), (1, n), (n, 1), tuple(reversed(shape)), (n + 1,), (-n, -1), (), n])
+    if op is Op.PERMUTE:
+        order = list(range(ndim))
+        rng.shuffle(order)
+        return rng.choice([tuple(order), (1, 0), (0, 0), tuple(range(ndim + 1)), (), 0])
+    if op is Op.EXPAND:
+        return rng.choice([tuple(d if d != 1 else 5 for d in shape), shape, (4,) + shape,
+                           tuple(d + 1 for d in shape), (), 3])
+    if op is Op.CAST:
+        return rng.choice(_DTYPES)
+    if op is Op.PAD:
+        return rng.choice([tuple((0, 1) for _ in shape), ((0, -1),) * ndim, ((0, 0),)])
+    if op is Op.SHRINK:
+        return rng.choice([tuple((0, d) for d in shape), tuple((0, d + 1) for d in shape)])
+    if op is Op.GATHER:
+        return rng.choice([0, ndim - 1, ndim])
+    return None
+
+
+@pytest.mark.parametrize("op", [op for op in Op if REGISTRY[op].arity], ids=lambda op: op.name)
+def test_fast_rules_agree_with_the_rows(op):
+    """make() uses INFER[op]: the same dtype and shape as the row's rules, and the same errors."""
+    import random
+    from types import SimpleNamespace
+
+    from lazytensor.compiler.ops import GENERAL_INFER, INFER
+    rng = random.Random(op.value)
+    arity = REGISTRY[op].arity
+    for _ in range(400):
+        # mostly the same shape and dtype for every source (the fast paths), sometimes not
+        shape, dtype = rng.choice(_SHAPES), rng.choice(_DTYPES)
+        n = rng.choice([arity] * 8 + [arity - 1, arity + 1])
+        srcs = []
+        for i in range(n):
+            s = shape if rng.random() < 0.8 else rng.choice(_SHAPES)
+            d = dtype if rng.random() < 0.8 else rng.choice(_DTYPES)
+            if op is Op.WHERE and i == 0 and rng.random() < 0.8:
+                d = dt.bool_
+            srcs.append(SimpleNamespace(shape=s, dtype=d))
+        srcs = tuple(srcs)
+        arg = _args(op, rng, srcs[0].shape if srcs else ())
+        assert _outcome(INFER[op], srcs, arg) == _outcome(GENERAL_INFER[op], srcs, arg), (op, srcs, arg)
+
+
+def test_the_hot_ops_have_fast_rules():
+    from lazytensor.compiler.ops import INFER
+    for op in (Op.NEG, Op.EXP2, Op.CAST, Op.ADD, Op.MUL, Op.CMPLT, Op.DIV, Op.WHERE, Op.SUM, Op.RESHAPE,
+               Op.PERMUTE, Op.EXPAND):
+        assert INFER[op].__qualname__.startswith("_fast"), op
+
+
+def test_make_checks_arity_and_rules_on_a_miss_only():
+    x = leaf(np.zeros((2, 3), np.float32))
+    y = make(Op.EXP2, (x,))
+    assert make(Op.EXP2, [x]) is y  # a list of sources is a tuple's equal
+    with pytest.raises(IRError, match="EXP2 takes 1 operands, got 0"):
+        make(Op.EXP2, ())
+    with pytest.raises(IRError, match="needs a float operand"):
+        make(Op.EXP2, (leaf(np.zeros(3, np.int32)),))
+
+
+def test_make_known_is_make_for_a_builder_that_knows_the_types():
+    import sys
+
+    from lazytensor.compiler.ops import make_known
+    from lazytensor.compiler.verify import verify
+    x = leaf(np.zeros((2, 3), np.float32))
+    y = make(Op.NEG, (x,))
+    assert make_known(Op.NEG, (x,), None, dt.float32, (2, 3)) is y  # built before: that node
+    line = sys._getframe().f_lineno + 1
+    z = make_known(Op.PERMUTE, (y,), (1, 0), dt.float32, (3, 2))
+    assert make(Op.PERMUTE, (y,), (1, 0)) is z and z.loc == (__file__, line)
+    verify([z])

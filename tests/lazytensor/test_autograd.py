@@ -352,3 +352,24 @@ def test_a_detached_operand_is_not_differentiated_even_beside_its_source():
     out = x * 2
     lt.where(x > 0, out.detach(), out).sum().backward()  # straight-through style
     assert x.grad.tolist() == [0.0, 2.0, 0.0]
+
+
+def test_tensors_passed_by_keyword_are_tracked():
+    w = lt.ones(2, 3, requires_grad=True)
+    x = lt.full((2, 3), 2.0)
+    assert lt.add(x, other=w).grad_fn.name() == "AddBackward0"
+    assert lt.sum(w, dim=1, keepdim=True).grad_fn.name() == "SumBackward1"
+    assert lt.sum(x, dim=1, keepdim=True).grad_fn is None  # none requires grad: the cheap path
+    assert lt.where(x > 0, input=w, other=x).grad_fn.name() == "WhereBackward0"
+    (lt.add(x, other=w) * lt.sum(w, dim=1, keepdim=True)).sum().backward()
+    assert w.grad.tolist() == [[12.0] * 3] * 2  # d/dw of sum((x + w) * sum(w, 1)) = sum(w, 1) + sum(x + w, 1)
+
+
+def test_ops_without_a_gradient_are_wrapped_for_the_user_line_only():
+    import sys
+    w = lt.ones(3, requires_grad=True)
+    line = sys._getframe().f_lineno + 1
+    m = w > 0.5
+    assert m.grad_fn is None and not m.requires_grad
+    assert m.node.loc == (__file__, line)
+    assert lt.gt.__wrapped__ is lt.gt._autograd_original and lt.Tensor.__gt__ is lt.gt

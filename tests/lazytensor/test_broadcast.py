@@ -48,3 +48,17 @@ def test_expanded_operands_are_not_copied_in_the_graph():
     y = x + lt.ones(1, 4)
     ops = {n.op.name for n in __import__("lazytensor").compiler.ir.toposort([y.node])}
     assert "EXPAND" in ops and "CONTIGUOUS" not in ops
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=0, max_size=4), st.lists(st.integers(0, 3), min_size=0, max_size=4))
+def test_broadcast_of_two_shapes_matches_numpy_and_names_the_mismatch(a, b):
+    # two shapes of one rank take a shortcut; its answers and errors are the general loop's
+    try:
+        expected = np.broadcast_shapes(tuple(a), tuple(b))
+    except ValueError:
+        with pytest.raises(RuntimeError, match="must match the size of tensor b"):
+            broadcast_shapes(tuple(a), tuple(b))
+        return
+    assert broadcast_shapes(tuple(a), tuple(b)) == expected
+    assert type(broadcast_shapes(tuple(a), tuple(b))) is tuple

@@ -976,3 +976,78 @@ def test_property_math_identities(a):
     np.testing.assert_allclose((lt.sin(x) ** 2 + lt.cos(x) ** 2).numpy(), 1.0, rtol=1e-6)
     assert ((lt.abs(x) >= 0) | lt.isnan(x)).numpy().all()
     np.testing.assert_array_equal((x == x).numpy(), ~np.isnan(a))
+
+
+# ---- the fast paths build the general path's nodes ----
+
+class _General(lt.Tensor):
+    """A Tensor subclass: the ops' fast paths take exact Tensors only, so this one goes the general way."""
+
+    __slots__ = ()
+
+
+def verify(nodes):
+    from lazytensor.compiler.verify import verify as check
+    check(nodes)
+
+
+def _general(t):
+    from lazytensor.tensor import _init
+    g = object.__new__(_General)
+    _init(g, t.node, None, ())
+    return g
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8", "bool"])
+def test_binary_fast_path_builds_the_general_nodes(dtype):
+    d = getattr(lt, dtype)
+    shapes = [((2, 3), (2, 3)), ((2, 1), (2, 3)), ((1, 3), (2, 1)), ((3,), (2, 3)), ((), (2, 3)), ((2, 0), (1, 0))]
+    ops = [lt.add, lt.sub, lt.mul, lt.div, lt.lt, lt.gt, lt.eq, lt.maximum, lt.bitwise_and, lt.logical_or,
+           lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a > b, lambda a, b: lt.add(a, b, alpha=2)]
+    for sa, sb in shapes:
+        a, b = lt.ones(sa, dtype=d), lt.zeros(sb, dtype=d)
+        for other in (b, b.t() if b.ndim == 2 else b, 2, 0.5, True, 0):
+            for fn in ops:
+                fast = general = None
+                try:
+                    fast = fn(a, other)
+                except Exception as e:  # noqa: BLE001 - both paths must refuse alike
+                    with pytest.raises(type(e)):
+                        fn(_general(a), _general(other) if isinstance(other, lt.Tensor) else other)
+                    continue
+                general = fn(_general(a), _general(other) if isinstance(other, lt.Tensor) else other)
+                assert fast.node is general.node and fast.dtype is general.dtype, (fn, sa, sb, other)
+                verify([fast.node])  # the types a fast path gives its nodes are the rules' own
+
+
+def test_unary_fast_paths_build_the_general_nodes():
+    from lazytensor.compiler import build
+    for d in (lt.float32, lt.float64, lt.float16, lt.int64, lt.int8):
+        for shape in ((2, 3), (), (0, 4)):
+            x = lt.full(shape, 0.25 if d.is_floating_point else 3, dtype=d)
+            for v in (x, x.t() if x.ndim == 2 else x):
+                for out in (v.exp(), v.relu(), v.sin()):
+                    verify([out.node])  # the types a fast path gives its nodes are the rules' own
+                a = v.node
+                if d in (lt.float32, lt.float64):
+                    assert v.exp().node is build.exp(a)
+                    assert v.sin().node.srcs[0] is a
+                zero = build.like(0, a)
+                assert v.relu().node is build.where(build.lt(a, zero), zero, a)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 3), (2, 3)), ((2, 3), (1, 3), (2, 3)), ((2, 1), (2, 3), (3,)),
+                                    ((), (2, 3), (2, 3))])
+def test_where_fast_path_builds_the_general_nodes(shapes):
+    sc, sa, sb = shapes
+    c = lt.zeros(sc) > lt.full(sc, -1.0)
+    for da, db in ((lt.float32, lt.float32), (lt.float64, lt.float64), (lt.int64, lt.int64), (lt.float32, lt.int64)):
+        a, b = lt.ones(sa, dtype=da), lt.zeros(sb, dtype=db)
+        fast = lt.where(c, a, b)
+        general = lt.where(_general(c), _general(a), _general(b))
+        assert fast.node is general.node and fast.dtype is general.dtype
+        verify([fast.node])
+        if len(sa) == 2 and sa == sb == sc:  # views
+            assert lt.where(c.t(), a.t(), b.t()).node is lt.where(_general(c.t()), _general(a.t()), _general(b.t())).node
+    with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
+        lt.where(lt.ones(2, 3), lt.ones(2, 3), lt.ones(2, 3))

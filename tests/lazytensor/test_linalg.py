@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 import lazytensor as lt
 from lazytensor.compiler.ir import toposort
 from lazytensor.compiler.ops import Op
+from lazytensor.compiler.verify import verify
 from lt_testing import assert_close, to_torch, torch, torch_dtype
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
@@ -501,3 +502,41 @@ def test_einsum_integers_and_bool_outer():
     total = lt.einsum("ij->", lt.ones(2, 3, dtype=lt.bool))
     assert total.dtype is lt.int64 and total.item() == 6
     assert lt.einsum("ij->ji", lt.ones(2, 3, dtype=lt.bool)).dtype is lt.bool
+
+
+# ---- the 2-d fast path builds the general path's nodes ----
+
+class _General(lt.Tensor):
+    """A Tensor subclass: matmul's fast path takes exact Tensors only, so this one goes the general way."""
+
+    __slots__ = ()
+
+
+def _general(t):
+    from lazytensor.tensor import _init
+    g = object.__new__(_General)
+    _init(g, t.node, None, ())
+    return g
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "float16", "bfloat16"])
+def test_matmul_fast_path_builds_the_general_nodes(dtype):
+    d = getattr(lt, dtype)
+    for m, k, n in ((4, 4, 4), (1, 3, 2), (2, 3, 1), (1, 1, 1), (3, 0, 2), (0, 2, 3)):
+        a = lt.arange(m * k, dtype=d).reshape(m, k)
+        b = lt.arange(k * n, dtype=d).reshape(k, n)
+        for x, y in ((a, b), (a.t().t(), b), (a, b.t().contiguous().t())):
+            fast = x @ y
+            verify([fast.node])  # the types the fast path gives its nodes are the rules' own
+            general = lt.matmul(_general(x), _general(y))
+            assert fast.node is general.node and fast.dtype is general.dtype
+            assert lt.mm(_general(x), _general(y)).node is fast.node
+
+
+def test_matmul_fast_path_leaves_bad_operands_to_the_checks():
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x3\)"):
+        lt.ones(2, 3) @ lt.ones(2, 3)
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype"):
+        lt.ones(2, 3) @ lt.ones(3, 2, dtype=lt.float64)
+    with pytest.raises(NotImplementedError, match="addmm_impl_cpu_"):
+        lt.ones(2, 3, dtype=lt.bool) @ lt.ones(3, 2, dtype=lt.bool)

@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 import lazytensor as lt
 from lazytensor.compiler.ir import toposort
+from lazytensor.compiler.verify import verify
 from lt_testing import FLOAT_TOL, assert_close, to_torch, torch, torch_dtype
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
@@ -790,3 +791,22 @@ def test_against_torch_random(a, data):
 
 def test_float_tolerances_cover_every_float_dtype():
     assert set(TOL) == set(FLOAT_TOL)
+
+
+# ---- sum's one-axis fast path builds the general path's nodes ----
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "bool"])
+def test_sum_one_axis_fast_path_builds_the_general_nodes(dtype):
+    d = getattr(lt, dtype)
+    for shape in ((5,), (2, 3), (2, 3, 4), (2, 0, 3), (1, 1)):
+        x = lt.ones(shape, dtype=d)
+        for dim in range(-len(shape), len(shape)):
+            for keepdim in (False, True):
+                for t in (x, x.transpose(0, -1)):
+                    fast = t.sum(dim, keepdim=keepdim)
+                    verify([fast.node])  # the types the fast path gives its nodes are the rules' own
+                    general = t.sum((dim,), keepdim=keepdim)  # a tuple of dims: the general path
+                    assert fast.node is general.node and fast.dtype is general.dtype and fast.shape == general.shape
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        lt.ones(2, 3).sum(2)
+    assert lt.ones(()).sum(0).shape == ()  # 0-d: the general path

@@ -388,3 +388,30 @@ def test_ops_on_pending_tensors_and_after_flush_agree():
     b = x.permute(2, 0, 1).narrow(0, 1, 2).diagonal(0, 1, 2)  # x is realized now
     np.testing.assert_array_equal(b.numpy(), expected)
     assert a.stride() == b.stride() and a.storage_offset() == b.storage_offset()
+
+
+# ---- t() and transpose() of a matrix: the view permute() makes ----
+
+def test_t_and_transpose_build_permutes_view():
+    from lazytensor.compiler.ops import Op
+    from lazytensor.compiler.verify import verify
+    x = lt.arange(6.0).reshape(2, 3)
+    for v in (x, x[:, 1:], x.t(), x.t().t(), x.unsqueeze(0)[0]):
+        for a, order in ((v.t(), (1, 0)), (v.transpose(0, 1), (1, 0)), (v.transpose(-1, 0), (1, 0)),
+                         (v.transpose(1, 1), (0, 1))):
+            verify([a.node])  # the types t() gives its node are the rules' own
+            b = lt.permute(v, order)
+            assert a.node is b.node and a._base is b._base and a._vops == b._vops
+            assert a.stride() == b.stride() and a.tolist() == b.tolist()
+    y = lt.arange(24.0).reshape(2, 3, 4)
+    assert y.transpose(0, 2)._vops == lt.permute(y, (2, 1, 0))._vops
+    assert y.transpose(0, 2)._vops[-1] == (Op.PERMUTE, (2, 1, 0))
+    assert y.transpose(0, 2).node is lt.permute(y, (2, 1, 0)).node
+    assert y.transpose(1, -2)._vops == lt.permute(y, (0, 1, 2))._vops
+    z = x
+    for _ in range(5):
+        z = z.t()
+    assert z._vops == x._vops + ((Op.PERMUTE, (1, 0)),) and z.t()._vops == x._vops  # a loop of t(): a short chain
+    assert z.tolist() == x.t().tolist()
+    with pytest.raises(RuntimeError, match="t\\(\\) expects a tensor with <= 2 dimensions, but self is 3D"):
+        y.t()

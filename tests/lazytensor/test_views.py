@@ -578,3 +578,16 @@ def test_eager_mode_gives_the_same_view_results():
     expected[1:3] *= 2
     np.testing.assert_array_equal(x.numpy(), expected)
     assert v.stride() == (1, 4) and v.storage_offset() == 4
+
+
+def test_a_view_of_a_view_chains_its_ops_as_views_extend_does():
+    # make_view merges one op onto a one-op chain itself (x.t() in a loop); the result is extend's
+    import itertools
+
+    from lazytensor import views
+    from lazytensor.compiler.ops import Op
+    from lazytensor.tensor import _extend_one
+    ops = [(Op.PERMUTE, (1, 0)), (Op.PERMUTE, (0, 1)), (Op.RESHAPE, (3, 2)), (Op.EXPAND, (2, 3)),
+           (Op.SHRINK, ((0, 1), (1, 3))), (Op.SHRINK, ((0, 2), (0, 2)))]
+    for prev, new in itertools.product([()] + [(o,) for o in ops], ops):
+        assert _extend_one(prev, (new,)) == views.extend(prev, (new,)), (prev, new)
