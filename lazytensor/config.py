@@ -22,7 +22,10 @@ KNOBS = {k.name: k for k in (
     Knob("DEBUG", int, 0, "0..5: kernel timings, schedule, IR, LLVM IR / CUDA C, assembly"),
     Knob("LOG", str, "", "comma-separated log topics, e.g. 'fusion'"),
     Knob("EAGER", bool, False, "flush after every op (bisects a lazy-only bug)"),
-    Knob("BACKEND", str, "numpy", "the backend that runs flushed graphs: numpy or llvm"),
+    Knob("BACKEND", str, "llvm", "the backend that runs flushed graphs: llvm, or numpy (the "
+         "reference interpreter, the tests' oracle)"),
+    Knob("FAST_COMPILE", int, 4096, "llvm: a kernel visiting fewer elements compiles at O0 "
+         "(~20x quicker to build, runs in microseconds); 0: every kernel at O3"),
     Knob("CACHE_DIR", str, os.path.join(os.path.expanduser("~"), ".cache", "lazytensor"),
          "where compiled kernels are cached"),
     Knob("NOCACHE", bool, False, "don't read or write the kernel cache"),

@@ -49,10 +49,18 @@ def is_realized(base) -> bool:
     return n.op is Op.BUFFER and n.arg is buf
 
 
+def free_dropped() -> None:
+    """Free the storage of tensors dropped since the last flush or prune, without flushing.
+
+    A dead tensor's storage lives on while its BUFFER node waits in the IR table for a prune;
+    code that recycles memory (the DataLoader's batches) calls this to get it back sooner."""
+    prune(recent_only=True)
+
+
 def note_pending(base) -> None:
     """Record a base whose node changed; flush everything once too much is pending."""
     global _ops_since_flush
-    _pending.append(weakref.ref(base))
+    _pending.append(_ref(base))
     _ops_since_flush += 1
     if _held:
         return
@@ -60,6 +68,9 @@ def note_pending(base) -> None:
         realize([base])
     elif _ops_since_flush > _knobs["MAX_PENDING"]:
         realize_all()
+
+
+_ref = weakref.ref  # every op's wrap() calls note_pending: a global, not a module attribute
 
 
 def hold() -> None:
@@ -128,11 +139,20 @@ def realize(tensors) -> None:
                 seen.add(id(t))
                 extras.append(t)
     from lazytensor.runtime import backends
-    run = backends.current().run
+    backend = backends.current()
+    run = backend.run
+    # a backend may hand back fresh memory that the caller can keep without a copy
+    claim = getattr(backend, "claim", None)
     for listener in on_flush:
         listener([b._node for b in bases + extras])
+    # storage of in-place targets: a backend that can writes their kernels' outputs straight there
+    into = None
+    if getattr(backend, "WRITES_IN_PLACE", False):
+        into = [b._buffer.data if b._buffer is not None else None for b in bases + extras]
+        if all(d is None for d in into):
+            into = None
     try:
-        results = run([b._node for b in bases + extras])
+        results = run([b._node for b in bases + extras], **({"into": into} if into else {}))
     except Exception:
         if not extras:
             raise
@@ -146,7 +166,8 @@ def realize(tensors) -> None:
     adopted: set[int] = set()
     for b, value in zip(bases, results):
         # equal graphs give one array: only the first base may keep it
-        _store(b, value, must_copy=writes or id(value) in adopted)
+        _store(b, value, must_copy=writes or id(value) in adopted,
+               fresh=claim is not None and id(value) not in adopted and claim(value))
         adopted.add(id(value))
     for b in bases:
         b._node = storage_node(b._buffer, b._node.shape)
@@ -177,12 +198,20 @@ def _runs(run, base) -> bool:
         return False
 
 
-def _store(base, value: np.ndarray, must_copy: bool) -> None:
+def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> None:
     flat = value.reshape(-1) if value.flags.c_contiguous else None
     if base._buffer is not None:
-        np.copyto(base._buffer.data.reshape(value.shape), value, casting="unsafe")
+        data = base._buffer.data
+        written = (isinstance(value, np.ndarray) and value.ctypes.data == data.ctypes.data
+                   and value.size == data.size and value.dtype == data.dtype)
+        if not written:  # (written: the backend's kernel wrote it there already)
+            np.copyto(data.reshape(value.shape), value, casting="unsafe")
         return
-    # Keep the result itself as storage when nothing else can see it; otherwise copy.
+    # Keep the result itself as storage when nothing else can see it (`fresh`: the backend's
+    # claim says so; or an array owning its memory); otherwise copy.
+    if fresh and flat is not None:
+        base._buffer = Buffer(base._node.dtype, flat.size, "cpu", flat)
+        return
     owns = flat is not None and value.base is None and value.flags.owndata and value.flags.writeable
     data = flat if owns and not must_copy else np.array(value, order="C", copy=True).reshape(-1)
     base._buffer = Buffer(base._node.dtype, data.size, "cpu", data)

@@ -5,6 +5,9 @@ value that needs it (index expressions, never copies). So fusion is one decision
 *materialize or not*. The rules, applied in this order (deterministic: graph order only):
 
 1. The outputs materialize (the caller gets arrays), and so do CONTIGUOUS (a requested copy).
+   An output that is a RESHAPE of another value is that value's memory seen with another shape:
+   the value under the RESHAPEs (`storage_root`) materializes instead, so `x.sum()` (a SUM
+   keeping its axes, then a RESHAPE to ()) is one kernel writing the output, not a SUM and a copy.
 2. Every reduction materializes (recomputing a reduction per use would multiply its cost)...
 3. ...and so does a computed value under an EXPAND: broadcasting it would recompute each element
    once per copy. Constants, RAND and stored buffers broadcast freely (they are loads or cheap).
@@ -42,6 +45,14 @@ def _is_constant(n: Node, memo: dict[int, bool]) -> bool:
     return memo[id(n)]
 
 
+def storage_root(n: Node) -> Node:
+    """The value whose stored memory output `n` is: `n` under its RESHAPEs (row-major
+    relabelings of contiguous memory, so free once the value under them is stored)."""
+    while n.op is Op.RESHAPE:
+        n = n.srcs[0]
+    return n
+
+
 def materialized_nodes(outputs, log=lambda message: None) -> set[int]:
     """ids of the nodes that get their own buffer (the fusion decisions; see the module doc)."""
     order = toposort(outputs)
@@ -50,7 +61,7 @@ def materialized_nodes(outputs, log=lambda message: None) -> set[int]:
     for n in order:
         for s in n.srcs:
             users.setdefault(id(s), []).append(n)
-    out_ids = {id(o) for o in outputs}
+    out_ids = {id(storage_root(o)) for o in outputs}
     stored: set[int] = set()
 
     def keep(n: Node, why: str) -> None:

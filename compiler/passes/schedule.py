@@ -1,9 +1,11 @@
 """The schedule pass: kernels in dependency order, buffer lifetimes and buffer reuse.
 
 Each kernel's output goes to a *slot*. An output of the graph gets a slot of its own (the caller
-keeps the array). An intermediate value's slot is freed after the last step that reads it, and a
-later intermediate of the same byte size takes a freed slot instead of new memory. A slot freed
-after step i is reusable from step i+1 on, so a kernel never writes the memory it reads.
+keeps the array); an output that is a RESHAPE of a stored value is found in that value's slot
+(fuse.storage_root), read with the output's shape. An intermediate value's slot is freed after
+the last step that reads it, and a later intermediate of the same byte size takes a freed slot
+instead of new memory. A slot freed after step i is reusable from step i+1 on, so a kernel never
+writes the memory it reads.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from ..ir import Node
 from ..kernel import Kernel
 from . import Graph, PassContext, register
+from .fuse import storage_root
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class Slot:
 @dataclass(frozen=True)
 class Schedule:
     """Steps in run order, the slots they use, and where each graph output is found
-    (a slot number, or a BUFFER node when the output is stored data already)."""
+    (a slot number, or a BUFFER node when the output is stored data already), to be read with
+    the output's shape."""
     steps: tuple[Step, ...]
     slots: tuple[Slot, ...]
     outputs: tuple
@@ -88,7 +92,8 @@ def order_kernels(kernels) -> list[Kernel]:
 def make_schedule(outputs: tuple[Node, ...], kernels) -> Schedule:
     """Order the kernels, give each value a slot, reuse freed slots of equal size."""
     kernels = order_kernels(kernels)
-    out_ids = {id(o) for o in outputs}
+    roots = [storage_root(o) for o in outputs]
+    out_ids = {id(r) for r in roots}
     last_read: dict[int, int] = {}
     for i, k in enumerate(kernels):
         for x in k.inputs:
@@ -120,7 +125,7 @@ def make_schedule(outputs: tuple[Node, ...], kernels) -> Schedule:
                 free.setdefault(slots[xs][0], []).append(xs)
         if id(value) not in out_ids and id(value) not in last_read:
             free.setdefault(nbytes, []).append(s)  # never read: free at once
-    where = tuple(slot_of.get(id(o), o) for o in outputs)
+    where = tuple(slot_of.get(id(r), r) for r in roots)
     return Schedule(tuple(steps), tuple(Slot(*sl) for sl in slots), where)
 
 

@@ -3,20 +3,27 @@
 A flush runs the pass pipeline (simplify, fuse, schedule), compiles each kernel it has not seen
 (an in-memory cache keyed by the kernel's structural key, so a training loop compiles once; under
 it the disk cache of compiler.py, LT_CACHE_DIR / LT_NOCACHE), and launches the schedule's steps
-over numpy-allocated memory, each kernel split across the cores (threads.py). Knobs (read here, passed to the
-compiler as arguments): LT_CHECK, LT_PRINT_AFTER, LT_LOG=fusion, LT_DEBUG (1: a line per launch,
+over memory from the caching allocator (allocator.py: outputs come back `claim`able), each
+kernel split across the cores (threads.py). The schedule of a flushed graph is cached as a
+*plan* keyed by the graph's structure, so a loop that flushes the same graph over other buffers
+skips the passes (`signature`, `execute`); an in-place target's kernel writes straight into its
+storage where the schedule allows (`run(..., into=...)`, `_in_place`). Knobs (read here, passed
+to the compiler as arguments): LT_CHECK, LT_PRINT_AFTER, LT_LOG=fusion, LT_DEBUG (1: a line per launch,
 2: the schedule, 3: each kernel's IR, 4: its LLVM IR, 5: its assembly; 3+ print at compile time).
 """
 from __future__ import annotations
 
 import sys
 import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from lazytensor import config
-from lazytensor.compiler.ir import Node
-from lazytensor.compiler.kernel import Kernel
+from lazytensor.compiler.ir import Node, toposort
+from lazytensor.compiler.kernel import Kernel, param_index
+from lazytensor.compiler.ops import ELEMENTWISE, Op
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.compiler.text import print_graph
 
@@ -50,9 +57,9 @@ def program_for(kernel: Kernel) -> tuple[Program, bool]:
         print(rendered.ir, file=sys.stderr)
     names = [name] + ([name + "_part", name + "_fin"] if rendered.partial is not None else [])
     cache_dir = None if config.get("NOCACHE") else config.get("CACHE_DIR")
-    addresses, disk_hit = compile_ir(rendered.ir, names, cache_dir)
+    addresses, disk_hit = compile_ir(rendered.ir, names, cache_dir, rendered.fast)
     if debug >= 5:
-        print(assembly(rendered.ir), file=sys.stderr)
+        print(assembly(rendered.ir, rendered.fast), file=sys.stderr)
     prog = _cache[key] = Program(rendered, addresses, *_ranges(kernel))
     prog.from_disk = disk_hit
     return prog, False
@@ -72,6 +79,15 @@ def _ranges(kernel: Kernel) -> tuple[int, int, int]:
     return 1, work, part
 
 
+WRITES_IN_PLACE = True  # run() takes `into` (lazy.realize passes in-place targets' storage)
+
+
+def claim(array: np.ndarray) -> bool:
+    """True once for an output array of `run` that the caller may keep without a copy (nothing
+    else sees its memory: allocator.claim)."""
+    return allocator.claim(array)
+
+
 def cache_size() -> int:
     """How many compiled kernels the in-memory cache holds."""
     return len(_cache)
@@ -86,40 +102,264 @@ def _input_array(x: Node) -> np.ndarray:
     return data
 
 
-def run(outputs: list[Node]) -> list[np.ndarray]:
-    """Evaluate `outputs` with compiled kernels; one array per output (BUFFER outputs as views)."""
-    g = run_pipeline(list(outputs), PIPELINE, check=config.get("CHECK"),
-                     print_after=config.get("PRINT_AFTER"), log=_log)
-    sched = g.schedule
-    debug = config.get("DEBUG")
-    if debug >= 2:
-        print(f"; schedule\n{sched.describe()}", file=sys.stderr)
+# ---- plans: a flushed graph's schedule, cached by the graph's structure ----
+#
+# Running the passes costs tens of microseconds per kernel in Python at every flush, and a loop
+# flushes the same graph over and over with other buffers. So a flush first computes the graph's
+# *signature* (its nodes' ops, types, shapes and arguments, with stored buffers numbered by the
+# order the walk meets them) and replays the plan recorded for that signature: the schedule's
+# steps with each input named by slot or by buffer number. A plan holds no graph node (it would
+# keep their storage alive): an error raised while replaying one is raised again by running the
+# graph uncached, so its message names the lines of this flush.
+
+MAX_PLANS = 512
+_plans: "OrderedDict[tuple, Plan]" = OrderedDict()
+
+
+def signature(outputs) -> tuple[tuple, list[Node]]:
+    """(a hashable structural key of the graph of `outputs`, its BUFFER nodes in key order)."""
+    index: dict[int, int] = {}
+    leaves: list[Node] = []
+    parts = []
+    for n in toposort(outputs):
+        arg = n.arg
+        if n.op is Op.BUFFER:
+            arg = ("buffer", len(leaves))
+            leaves.append(n)
+        elif type(arg) is float:
+            arg = arg.hex()  # -0.0 and nan are constants of their own
+        index[id(n)] = len(parts)
+        parts.append((n.op, n.dtype, n.shape, arg, tuple(index[id(s)] for s in n.srcs)))
+    return (tuple(parts), tuple(index[id(o)] for o in outputs)), leaves
+
+
+@dataclass
+class PlanStep:
+    """One launch: the kernel's cache key and program, where its output goes (slot, dtype,
+    shape, whether the slot is a graph output, the slot's bytes), and its inputs (a slot number,
+    or ("buffer", i) for the flush's i-th stored buffer)."""
+    key: str
+    prog: Program
+    slot: int
+    dtype: object
+    shape: tuple
+    is_output: bool
+    nbytes: int
+    inputs: tuple
+    kernel: Kernel | None = None  # only while the plan runs the graph it was made from
+    hit: bool = True  # the program came from the in-memory cache (LT_DEBUG=1)
+    same_index: frozenset = frozenset()  # inputs read only where the output is written
+
+
+@dataclass
+class Plan:
+    """A schedule over numbered buffers: its steps and where each output is found."""
+    steps: list
+    outputs: tuple  # per output: a slot number or ("buffer", i)
+
+    def stripped(self) -> "Plan":
+        """The plan without its kernels (what the cache keeps: no graph node stays alive)."""
+        return Plan([replace(s, kernel=None) for s in self.steps], self.outputs)
+
+
+def make_plan(sched, leaves: list[Node]) -> Plan | None:
+    """The plan of a schedule, naming stored buffers by their place in `leaves` (None when a
+    buffer is not among them)."""
+    number = {id(x): i for i, x in enumerate(leaves)}
+
+    def name(x):
+        if isinstance(x, int):
+            return x
+        i = number.get(id(x))
+        if i is None:
+            raise KeyError(x)
+        return ("buffer", i)
+
+    try:
+        steps = []
+        for step in sched.steps:
+            value = step.kernel.computes[0]
+            slot = sched.slots[step.out_slot]
+            prog, hit = program_for(step.kernel)
+            steps.append(PlanStep(step.kernel.key, prog, step.out_slot, value.dtype, value.shape,
+                                  slot.is_output, slot.nbytes, tuple(name(x) for x in step.inputs),
+                                  step.kernel, hit, same_index_inputs(step.kernel)))
+        return Plan(steps, tuple(name(x) for x in sched.outputs))
+    except KeyError:
+        return None
+
+
+def same_index_inputs(kernel: Kernel) -> frozenset:
+    """Positions of the inputs that an elementwise kernel reads only at the element it writes:
+    every path from the parameter to the output is RESHAPEs and elementwise ops, and the input
+    has the output's size (row-major position in = row-major position out). Writing the output
+    over such an input is safe: each element is read before it is written, by the same
+    iteration."""
+    if kernel.reduce_axes or kernel.reductions():
+        return frozenset()
+    (out,) = kernel.outputs
+    clean: dict[int, frozenset] = {}  # node -> params reaching it through clean paths only
+    reach: dict[int, frozenset] = {}  # node -> every param under it
+    bad: set[int] = set()
+    for n in toposort([out]):
+        i = param_index(n)
+        if i is not None:
+            clean[id(n)] = reach[id(n)] = frozenset([i]) if n.size == out.size else frozenset()
+            if n.size != out.size:
+                bad.add(i)
+            continue
+        under = frozenset().union(*(reach[id(s)] for s in n.srcs))
+        reach[id(n)] = under
+        if n.op is Op.RESHAPE or n.op in ELEMENTWISE:
+            clean[id(n)] = frozenset().union(*(clean[id(s)] for s in n.srcs))
+        else:  # a view that moves elements, a gather, a source: its params are read elsewhere
+            clean[id(n)] = frozenset()
+            bad.update(under)
+    return frozenset(clean[id(out)] - bad)
+
+
+def _in_place(plan: Plan, leaves: list[Node], into) -> dict[int, np.ndarray]:
+    """slot -> destination array, for the outputs whose kernel may write straight into the
+    storage `into` names for them (the schedule allows it): no kernel of the plan can raise; the
+    output is computed by a kernel
+    of the destination's dtype and size; no later step, and no output handed back as stored
+    data, reads memory the destination may share; the writing step reads such memory only as
+    the very same array, element by element where it writes (`same_index_inputs`); and no two
+    destinations overlap."""
+    dests: dict[int, np.ndarray] = {}
+    if any(s.prog.rendered.gathers or s.prog.rendered.divisions for s in plan.steps):
+        # a kernel may raise (index out of range, division by zero): the flush then fails or is
+        # run again, and either way the old contents must still be there
+        return dests
+    writer = {s.slot: i for i, s in enumerate(plan.steps) if s.is_output}
+    for where, dest in zip(plan.outputs, into):
+        if dest is None or not isinstance(where, int) or where in dests:
+            continue
+        w = writer.get(where)
+        if w is None:
+            continue
+        step = plan.steps[w]
+        if (dest.dtype != step.dtype.np_dtype or not dest.flags.c_contiguous
+                or not dest.flags.writeable or dest.size != _size(step.shape)):
+            continue
+        if any(np.may_share_memory(dest, d) for d in dests.values()):
+            continue
+        ok = True
+        for i, s in enumerate(plan.steps[w:], start=w):
+            for pos, x in enumerate(s.inputs):
+                if isinstance(x, int):
+                    continue
+                data = leaves[x[1]].arg.data
+                if data is None or not np.may_share_memory(dest, data):
+                    continue
+                same = (i == w and pos in s.same_index and data.ctypes.data == dest.ctypes.data
+                        and data.dtype == dest.dtype and data.size == dest.size)
+                if not same:
+                    ok = False
+        for x in plan.outputs:
+            if not isinstance(x, int):
+                data = leaves[x[1]].arg.data
+                if data is not None and np.may_share_memory(dest, data):
+                    ok = False
+        if ok:
+            dests[where] = dest
+    return dests
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def execute(plan: Plan, leaves: list[Node], outputs, debug: int = 0,
+            into=None) -> list[np.ndarray]:
+    """Run a plan over the flush's stored buffers `leaves`; one array per output node. `into`:
+    per output, the storage the caller will store it in (or None); where the schedule allows
+    (`_in_place`) the kernel writes there directly and the result is that storage."""
     raw: dict[int, np.ndarray] = {}  # slot -> memory
     typed: dict[int, np.ndarray] = {}  # slot -> the array of the value it holds now
-    for step in sched.steps:
-        value = step.kernel.computes[0]
-        slot = sched.slots[step.out_slot]
-        if slot.is_output:
-            out = allocator.empty(value.dtype, value.shape)
+    dests = _in_place(plan, leaves, into) if into is not None else {}
+    for step in plan.steps:
+        if step.slot in dests:
+            out = dests[step.slot].reshape(step.shape)
+        elif step.is_output:
+            out = allocator.empty(step.dtype, step.shape)
         else:
-            if step.out_slot not in raw:
-                raw[step.out_slot] = allocator.slot(slot.nbytes)
-            out = allocator.view(raw[step.out_slot], value.dtype, value.shape)
-        inputs = [typed[x] if isinstance(x, int) else _input_array(x) for x in step.inputs]
-        prog, hit = program_for(step.kernel)
+            if step.slot not in raw:
+                raw[step.slot] = allocator.slot(step.nbytes)
+            out = allocator.view(raw[step.slot], step.dtype, step.shape)
+        inputs = [typed[x] if isinstance(x, int) else _input_array(leaves[x[1]])
+                  for x in step.inputs]
+        prog = step.prog
         t0 = time.perf_counter() if debug else 0.0
         prog(out, inputs, step.kernel)
         if debug:
             dt_s = time.perf_counter() - t0
             nbytes = out.nbytes + sum(a.nbytes for a in inputs)
+            how = "(plan)" if step.kernel is None else "(cached)" if step.hit else \
+                "(disk cache)" if prog.from_disk else "(compiled)"
             print(f"{prog.name:<40} {dt_s * 1e3:9.3f} ms {nbytes / max(dt_s, 1e-9) / 1e9:8.2f} GB/s"
-                  f"{'  (cached)' if hit else '  (disk cache)' if prog.from_disk else '  (compiled)'}",
-                  file=sys.stderr)
-        typed[step.out_slot] = out
+                  f"  {how}", file=sys.stderr)
+        typed[step.slot] = out
     results = []
-    for where, node in zip(sched.outputs, g.outputs):
-        if isinstance(where, int):
-            results.append(typed[where])
+    for where, node in zip(plan.outputs, outputs):
+        if isinstance(where, int):  # the value's own array, or a RESHAPE of it (fuse.storage_root)
+            value = typed[where]
+            results.append(value if value.shape == node.shape else value.reshape(node.shape))
         else:  # a stored buffer asked for as is: a view, so the caller copies before keeping it
-            results.append(_input_array(where).view().reshape(node.shape))
+            results.append(_input_array(leaves[where[1]]).view().reshape(node.shape))
     return results
+
+
+def _cached_plan(sig) -> Plan | None:
+    try:
+        plan = _plans.get(sig)
+    except TypeError:  # an op argument that does not hash: no plan for this graph
+        return None
+    if plan is None:
+        return None
+    # every program still in the kernel cache (a test may clear it to force a compile)
+    if any(_cache.get(s.key) is not s.prog for s in plan.steps):
+        del _plans[sig]
+        return None
+    _plans.move_to_end(sig)
+    return plan
+
+
+def run(outputs: list[Node], into=None) -> list[np.ndarray]:
+    """Evaluate `outputs` with compiled kernels; one array per output (BUFFER outputs as views).
+    `into` (optional): per output, the flat array the caller will store it in, or None; an output
+    written there directly comes back as that array (see `execute`)."""
+    check, print_after, debug = config.get("CHECK"), config.get("PRINT_AFTER"), config.get("DEBUG")
+    # the knobs that show the passes' work run them every time
+    use_plans = not (check or print_after or config.get("LOG") or debug >= 2)
+    sig, leaves = signature(outputs)
+    if use_plans:
+        plan = _cached_plan(sig)
+        if plan is not None:
+            try:
+                return execute(plan, leaves, outputs, debug, into)
+            except Exception:
+                pass  # run uncached below: the error then names this flush's source lines
+    g = run_pipeline(list(outputs), PIPELINE, check=check, print_after=print_after, log=_log)
+    sched = g.schedule
+    if debug >= 2:
+        print(f"; schedule\n{sched.describe()}", file=sys.stderr)
+    plan = make_plan(sched, leaves)
+    if plan is None:  # the passes never make buffers: every one read is a leaf of the graph
+        raise RuntimeError("internal error: the schedule reads a buffer outside the flushed graph")
+    results = execute(plan, leaves, g.outputs, debug, into)
+    try:
+        _plans[sig] = plan.stripped()
+    except TypeError:
+        return results
+    if len(_plans) > MAX_PLANS:
+        _plans.popitem(last=False)
+    return results
+
+
+def plan_count() -> int:
+    """How many flushed-graph plans are cached."""
+    return len(_plans)

@@ -252,8 +252,9 @@ def _divmod(is_mod: bool):
         if d.is_floating_point:  # MOD only (IDIV is integer-only): C fmod
             return round_half(r, d, r.val(f"frem {t} {a}, {b}"))
         zero = r.val(f"icmp eq {t} {b}, 0")
-        if n not in r.divisions:
-            r.divisions.append(n)
+        site = r.site(n)
+        if site not in r.divisions:
+            r.divisions.append(site)
         r.flag_if(zero, 0, ERR_MOD if is_mod else ERR_IDIV)
         bad = zero
         signed = d.category == "int"

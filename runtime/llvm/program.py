@@ -10,8 +10,6 @@ import ctypes
 
 import numpy as np
 
-from lazytensor.compiler.ir import format_location
-
 from . import threads
 from .lowering import ERR_IDIV, ERR_MOD
 from .renderer import Rendered
@@ -37,6 +35,7 @@ class Program:
         self.address = addresses[self.name]
         self.partial = rendered.partial
         self.from_disk = False  # loaded from the disk cache rather than compiled (LT_DEBUG=1)
+        self._no_errors = self.fresh_errors()  # the err array of a kernel that flags nothing
         if self.partial is not None:
             self.part_fn = ctypes.CFUNCTYPE(None, *ranged)(addresses[self.name + "_part"])
             fin = [ctypes.c_void_p] * (rendered.n_inputs + 3) + [ctypes.c_int64]
@@ -56,6 +55,12 @@ class Program:
         out_ptr = out.ctypes.data
         if self.partial is not None and self.work >= threads.MIN_PARALLEL_WORK:
             self._reduce_in_parts(out_ptr, ptrs, kernel)
+            return
+        if not (self.rendered.gathers or self.rendered.divisions):
+            # nothing can flag an error: every slice gets the same untouched err array
+            fn, err_ptr = self.fn, self._no_errors.ctypes.data
+            threads.parallel_for(lambda i, start, end: fn(out_ptr, *ptrs, err_ptr, start, end),
+                                 self.outer, self.work)
             return
         errs: dict[int, np.ndarray] = {}
 
@@ -94,18 +99,16 @@ class Program:
 
     def check(self, err: np.ndarray, kernel=None) -> None:
         """Raise the error the numpy reference would raise for what the kernel flagged."""
-        # the program is cached: its nodes may come from an earlier flush; name this one's lines
-        source = kernel.source_of if kernel is not None else (lambda n: n)
-        for node, slot in self.rendered.gathers:
+        # the program is cached: its sites name this flush's lines through `kernel` (Site)
+        for site, slot in self.rendered.gathers:
             if err[slot]:
-                axis = node.arg
-                size = node.srcs[0].shape[axis]
+                axis, size = site.axis, site.size
                 bad = int(err[slot + 1]) if err[slot + 1] >= size else int(err[slot + 2])
                 raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size "
-                                 f"{size} (in GATHER built at {format_location(source(node).loc)})")
+                                 f"{size} (in GATHER built at {site.location(kernel)})")
         for bit, what in ((ERR_IDIV, "division"), (ERR_MOD, "modulo")):
             if err[0] & bit:
                 op = "IDIV" if bit == ERR_IDIV else "MOD"
-                where = next((n for n in self.rendered.divisions if n.op.name == op), None)
-                loc = format_location(source(where).loc) if where is not None else "<unknown>"
+                where = next((s for s in self.rendered.divisions if s.op == op), None)
+                loc = where.location(kernel) if where is not None else "<unknown>"
                 raise ZeroDivisionError(f"integer {what} by zero (in {op} built at {loc})")

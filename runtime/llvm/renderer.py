@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lazytensor import config
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Node
+from lazytensor.compiler.ir import Node, format_location
 from lazytensor.compiler.kernel import Kernel, param_index
 from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY, Op
 
@@ -29,8 +30,32 @@ from .lowering import cast, ctype, literal, stype
 
 BLOCK = 4096  # elements per float32 block of a blocked float reduction (Renderer._blocked)
 BLOCK_MIN = 256  # shorter innermost reduced loops accumulate in double directly
+COLUMN_TILE = 2048  # columns per tile of a column-wise reduction (Renderer.render_columns)
+COLUMN_ROWS = 8  # rows added per pass over a tile's accumulators
 
 
+
+
+@dataclass(frozen=True)
+class Site:
+    """An error-flagging op (GATHER, IDIV, MOD) of a kernel, named without holding its node: a
+    compiled program is cached for the whole process and must keep no graph node (nor, through
+    the hash-cons table, any user's graph) alive. `position` is the op's place in
+    `kernel.nodes()`, the same in every kernel with this structural key."""
+    op: str
+    position: int
+    loc: "tuple | None"  # the source line of the graph the kernel was first compiled from
+    axis: int = 0  # GATHER: the gathered axis and its size
+    size: int = 0
+
+    def location(self, kernel: "Kernel | None" = None) -> str:
+        """'file.py:12': where the op was built in the graph `kernel` was made from (the kernel
+        being run, when given), else in the first graph compiled."""
+        if kernel is not None:
+            nodes = kernel.nodes()
+            if self.position < len(nodes) and nodes[self.position].op.name == self.op:
+                return format_location(kernel.source_of(nodes[self.position]).loc)
+        return format_location(self.loc)
 
 
 @dataclass
@@ -40,9 +65,10 @@ class Rendered:
     ir: str
     n_inputs: int
     err_size: int
-    gathers: list = field(default_factory=list)  # [(node, err slot)]
-    divisions: list = field(default_factory=list)  # IDIV / MOD nodes, for error messages
+    gathers: list = field(default_factory=list)  # [(Site, err slot)]
+    divisions: list = field(default_factory=list)  # [Site] of IDIV / MOD, for error messages
     partial: "dt.DType | None" = None  # a full reduction's accumulator type (has _part/_fin)
+    fast: bool = False  # small: compile at O0 rather than O3 (LT_FAST_COMPILE, see `render`)
 
 
 class Renderer:
@@ -63,6 +89,13 @@ class Renderer:
         self.divisions: list = []
         self.err_size = 1
         self.blocked = False  # a blocked float reduction (`_blocked`): needs `%bacc`
+        self._positions: dict[int, int] | None = None
+
+    def site(self, n: Node, **extra) -> Site:
+        """The `Site` of kernel-graph node `n` (see Site)."""
+        if self._positions is None:
+            self._positions = {id(m): i for i, m in enumerate(self.kernel.nodes())}
+        return Site(n.op.name, self._positions[id(n)], n.loc, **extra)
 
     # ---- emission helpers (used by lowering.py) ----
 
@@ -308,6 +341,8 @@ class Renderer:
         reds = k.reductions()
         if len(reds) > 1:
             raise NotImplementedError(f"kernel {k.name} holds {len(reds)} reductions")
+        if mode == "main" and self.columns():
+            return self.render_columns()
         kept = [d for d in range(len(shape)) if d not in axes]
         split = self.split_axis()
         idx: list = [0] * len(shape)
@@ -398,6 +433,104 @@ class Renderer:
         return "\n".join([f"define void @{self.name}{suffix}({', '.join(params)}) {{",
                           *entry, *self.lines, "}"])
 
+    # ---- column-wise reductions (the last axis kept: x.sum(0)) ----
+
+    def columns(self) -> bool:
+        """Whether this reducing kernel keeps its last axis (longer than 1) and reduces an axis
+        before it. Nesting the reduced loops inside the kept ones would then walk memory with a
+        stride of a whole row per element; `render_columns` walks it row by row instead."""
+        k = self.kernel
+        shape, axes = k.shape, set(k.reduce_axes)
+        last = len(shape) - 1
+        return (len(k.reductions()) == 1 and last >= 1 and last not in axes and shape[last] > 1
+                and any(shape[d] != 1 for d in axes))
+
+    def render_columns(self) -> str:
+        """The kernel function of a column-wise reduction: the kept axes other than the last are
+        outer loops (the split one running start..end; when the last axis is the split one its
+        start..end is cut into tiles); for each tile of COLUMN_TILE columns an accumulator per
+        column (a stack array) is reset, every reduced index adds its row segment to them (an
+        inner loop over contiguous columns: it vectorizes), and the epilogue stores each column."""
+        k = self.kernel
+        (out,) = k.outputs
+        shape, axes = k.shape, set(k.reduce_axes)
+        red = k.reductions()[0]
+        reduction = REGISTRY[red.op].llvm
+        acc_dtype = reduction.acc_type(red.dtype)
+        acc_t = ctype(acc_dtype)
+        last = len(shape) - 1
+        split = self.split_axis()
+        idx: list = [0] * len(shape)
+        ivs = []
+        for d in range(last):
+            if d not in axes:
+                iv = self.open_loop("%start" if d == split else 0, "%end" if d == split else shape[d])
+                idx[d] = iv if shape[d] != 1 else 0
+                ivs.append(iv)
+        lo, hi = ("%start", "%end") if split == last else (0, shape[last])
+        count = self.val(f"sub nsw i64 {hi}, {lo}")
+        ntiles = self.val(f"sdiv i64 {self.val(f'add nsw i64 {count}, {COLUMN_TILE - 1}')}, "
+                          f"{COLUMN_TILE}")
+        tile = self.open_loop(0, ntiles)
+        tlo = self.iadd(lo, self.val(f"mul nsw i64 {tile}, {COLUMN_TILE}"))
+        tend = self.val(f"add nsw i64 {tlo}, {COLUMN_TILE}")
+        thi = self.val(f"select i1 {self.val(f'icmp slt i64 {tend}, {hi}')}, i64 {tend}, i64 {hi}")
+
+        def column_loop() -> tuple[str, str]:
+            j = self.open_loop(tlo, thi)
+            at = self.val(f"sub nsw i64 {j}, {tlo}")
+            return j, self.val(f"getelementptr {acc_t}, ptr %cacc, i64 {at}")
+
+        j, p = column_loop()  # reset the tile's accumulators
+        self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {p}")
+        self.close_loop(j)
+        inner = []
+        innermost = max(axes)
+        for d in sorted(axes):
+            if d != innermost:
+                iv = self.open_loop(0, shape[d])
+                idx[d] = iv if shape[d] != 1 else 0
+                inner.append(iv)
+        # the innermost reduced axis: COLUMN_ROWS rows per pass over the tile (each accumulator
+        # is loaded and stored once per COLUMN_ROWS rows, not per row), then the leftover rows
+        n = shape[innermost]
+        for first, end, rows in ((0, n // COLUMN_ROWS, COLUMN_ROWS),
+                                 (n // COLUMN_ROWS * COLUMN_ROWS, n, 1)):
+            if first >= end:
+                continue
+            iv = self.open_loop(first, end)
+            j, p = column_loop()
+            idx[last] = j
+            self.memo = {}
+            acc = self.val(f"load {acc_t}, ptr {p}")
+            for r in range(rows):
+                idx[innermost] = iv if rows == 1 else self.iadd(self.imul(iv, rows), r)
+                x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
+                acc = reduction.combine(self, acc_dtype, acc, x)
+            self.emit(f"store {acc_t} {acc}, ptr {p}")
+            self.close_loop(j)
+            self.close_loop(iv)
+        for iv in reversed(inner):
+            self.close_loop(iv)
+        j, p = column_loop()  # the epilogue, per column
+        out_idx = [0 if d in axes else i for d, i in enumerate(idx)]
+        out_idx[last] = j
+        self.memo = {}
+        total = self.val(f"load {acc_t}, ptr {p}")
+        self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
+        self.store("%out0", out.dtype, self.linearize(out_idx, out.shape),
+                   self.render(out, out_idx))
+        self.close_loop(j)
+        self.close_loop(tile)
+        for iv in reversed(ivs):
+            self.close_loop(iv)
+        self.emit("ret void")
+        params = ["ptr noalias %out0"] + [f"ptr noalias %in{i}" for i in range(len(k.inputs))]
+        params += ["ptr noalias %err", "i64 %start", "i64 %end"]
+        entry = ["entry:", f"  %cacc = alloca {acc_t}, i64 {COLUMN_TILE}, align 64"]
+        return "\n".join([f"define void @{self.name}({', '.join(params)}) {{",
+                          *entry, *self.lines, "}"])
+
 
 def render_module(kernel: Kernel, name: str) -> Rendered:
     """The kernel's module: `@name`, plus `@name_part` and `@name_fin` for a full reduction."""
@@ -479,7 +612,7 @@ def _gather(r: Renderer, n: Node, idx) -> str:
     if slot is None:
         slot = r.gather_slot[id(n)] = r.err_size
         r.err_size += 3
-        r.gathers.append((n, slot))
+        r.gathers.append((r.site(n, axis=axis, size=size), slot))
     j = r.val(f"select i1 {r.val(f'icmp slt i64 {raw}, 0')}, i64 {r.val(f'add i64 {raw}, {size}')}, "
               f"i64 {raw}")
     bad = r.val(f"or i1 {r.val(f'icmp slt i64 {j}, 0')}, {r.val(f'icmp sge i64 {j}, {size}')}")
@@ -553,8 +686,16 @@ lowering.register(INDEX_LOWERINGS, LOAD_LOWERINGS)
 
 
 def render(kernel: Kernel, name: str) -> Rendered:
-    """LLVM IR text of `kernel` as function `name` (and its split-reduction helpers)."""
-    return render_module(kernel, name)
+    """LLVM IR text of `kernel` as function `name` (and its split-reduction helpers), marked
+    `fast` (compile at O0) when it visits fewer than LT_FAST_COMPILE elements: such a kernel
+    runs in microseconds either way, while O3 with vectorization costs ~30-50 ms to compile
+    (most of a test run's time; ~1 ms at O0)."""
+    rendered = render_module(kernel, name)
+    work = 1
+    for d in kernel.shape:  # the elements its loops visit, reduced axes included
+        work *= d
+    rendered.fast = work < config.get("FAST_COMPILE")
+    return rendered
 
 
 __all__ = ["Rendered", "Renderer", "render"]

@@ -1,22 +1,30 @@
 """The thread pool that runs slices of one kernel on every core.
 
 A ctypes call releases the GIL for its duration, so plain threads run compiled kernels in
-parallel. The pool is made on first use and rebuilt in a forked child (a DataLoader worker
-inherits the parent's pool object but none of its threads).
+parallel. Worker `i` is pinned to the i-th core this process may use and always runs slice `i` of
+a split kernel: a kernel run twice over the same data then finds each slice in the cache of the
+core that read it last time (on a machine whose cores have separate L3 caches, a 64 MiB array
+split in two fits the two caches; unpinned threads that swap cores between calls miss both).
+The calling thread is never pinned (it is the user's); for a big kernel (PINNED_WORK) it hands
+every slice to the workers and waits, for a smaller one it runs slice 0 itself (a worker's wake-up
+costs more than the cache misses there). The pool is made on first use and rebuilt in a forked
+child (a DataLoader worker inherits the parent's pool object but none of its threads).
 """
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 # Below this many iterations (elements visited) a kernel runs on the calling thread: handing a
 # slice to a worker costs tens of microseconds.
 MIN_PARALLEL_WORK = 1 << 16
+# From this many elements visited on, every slice runs on its pinned worker (see the module doc).
+PINNED_WORK = 1 << 22
 
 _lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_workers: list["_Worker"] = []
 
 
 def workers() -> int:
@@ -27,19 +35,52 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
+def _cores() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return []
+
+
+class _Worker:
+    """A daemon thread pinned to one core, running the tasks put on its queue in order."""
+
+    def __init__(self, index: int, core: int | None):
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, args=(core,), daemon=True,
+                                       name=f"lt-kernel-{index}")
+        self.thread.start()
+
+    def _loop(self, core: int | None) -> None:
+        if core is not None:
+            try:
+                os.sched_setaffinity(0, {core})  # 0: this thread only (Linux)
+            except OSError:  # the core was taken away meanwhile: run unpinned
+                pass
+        while True:
+            fn, args, done = self.tasks.get()
+            try:
+                fn(*args)
+                done.put(None)
+            except BaseException as e:  # handed to the caller, raised there
+                done.put(e)
+
+
+def _get_workers(n: int) -> list[_Worker]:
+    """The first `n` workers, made on first use."""
+    if len(_workers) < n:
         with _lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(max(workers() - 1, 1), thread_name_prefix="lt-kernel")
-    return _pool
+            cores = _cores()
+            while len(_workers) < n:
+                i = len(_workers)
+                _workers.append(_Worker(i, cores[i % len(cores)] if cores else None))
+    return _workers[:n]
 
 
 def _after_fork_in_child() -> None:
-    # the child has the parent's pool object but not its threads: forget both pool and lock
-    global _pool, _lock
-    _pool = None
+    # the child has the parent's worker objects but not their threads: forget both and the lock
+    global _workers, _lock
+    _workers = []
     _lock = threading.Lock()
 
 
@@ -55,16 +96,28 @@ def chunks(total: int, parts: int) -> list[tuple[int, int]]:
 
 def parallel_for(fn: Callable[[int, int, int], None], total: int, work: int) -> int:
     """Run `fn(part, start, end)` over the chunks of `0..total`, on all cores when `work`
-    (elements visited) is worth it; returns the number of parts. The caller's thread runs
-    the first chunk itself."""
+    (elements visited) is worth it; returns the number of parts. Part `i` runs on worker `i`
+    (pinned: see the module doc), except that below PINNED_WORK the calling thread runs part 0;
+    a single part runs on the calling thread."""
     n = workers() if work >= MIN_PARALLEL_WORK else 1
     parts = chunks(total, n)
     if len(parts) <= 1:
         fn(0, 0, total)
         return 1
-    pool = _get_pool()
-    futures = [pool.submit(fn, i, s, e) for i, (s, e) in enumerate(parts) if i]
-    fn(0, *parts[0])
-    for f in futures:
-        f.result()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    mine = work < PINNED_WORK  # the calling thread runs part 0
+    for i, (w, (s, e)) in enumerate(zip(_get_workers(len(parts)), parts)):
+        if i or not mine:
+            w.tasks.put((fn, (i, s, e), done))
+    error = None
+    if mine:
+        try:
+            fn(0, *parts[0])
+        except BaseException as e:  # wait for the workers before raising
+            error = e
+    for _ in range(len(parts) - mine):
+        e = done.get()
+        error = error or e
+    if error is not None:
+        raise error
     return len(parts)

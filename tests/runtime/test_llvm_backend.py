@@ -3,8 +3,14 @@
 Each test builds IR graphs directly (ops.make), runs them on both backends and asserts agreement:
 float32/float64 within 1e-5 relative, half types within their precision, integers and bools
 exactly. Errors (integer division by zero, gather out of range) must raise like the oracle.
+Every test runs twice: with every kernel compiled at O0 (what small kernels get) and at O3 (large
+ones), so both code generators are held to the oracle.
 """
 from __future__ import annotations
+
+import gc
+import re
+import weakref
 
 import numpy as np
 import pytest
@@ -12,7 +18,7 @@ import pytest
 import lazytensor as lt
 from lazytensor import config
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Buffer
+from lazytensor.compiler.ir import Buffer, prune, toposort
 from lazytensor.compiler.ops import BINARY, REGISTRY, Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import backends, numpy_backend
@@ -28,6 +34,15 @@ INTS = (dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64)
 def _temporary_kernel_cache(tmp_path_factory):
     """Compiled kernels go to a temporary disk cache, never the user's ~/.cache."""
     config.set(CACHE_DIR=str(tmp_path_factory.mktemp("kernels")))
+
+
+@pytest.fixture(autouse=True, params=["O0", "O3"])
+def _tier(request):
+    """Compile every kernel of the test at O0, or every one at O3 (LT_FAST_COMPILE), starting
+    from an empty in-memory kernel cache (a program compiled at the other level is not reused)."""
+    config.set(FAST_COMPILE=1 << 62 if request.param == "O0" else 0)
+    llvm_backend._cache.clear()
+    return request.param
 
 
 def data(shape, dtype, rng, low=-50, high=50):
@@ -78,12 +93,58 @@ def test_every_row_has_an_llvm_cell():
         assert row.llvm is not None, f"{op.name} has no llvm lowering"
 
 
-def test_backend_is_registered_and_numpy_stays_default(monkeypatch):
-    assert config.get("BACKEND") == "numpy"
-    config.set(BACKEND="llvm")
+def test_llvm_is_the_default_and_numpy_stays_selectable(monkeypatch):
+    monkeypatch.delenv("LT_BACKEND", raising=False)
+    config.reset()
+    assert config.get("BACKEND") == "llvm"
     assert backends.current() is llvm_backend
     x = lt.arange(6.0).reshape(2, 3) * 2 + 1
     assert x.sum().item() == 36.0
+    monkeypatch.setenv("LT_BACKEND", "numpy")  # the oracle, by environment or in code
+    config.reset()
+    assert backends.current() is numpy_backend
+    assert (lt.arange(6.0).reshape(2, 3) * 2 + 1).sum().item() == 36.0
+    config.set(BACKEND="nope")
+    with pytest.raises(RuntimeError, match="unknown backend LT_BACKEND='nope'; available: "):
+        backends.current()
+
+
+def test_ten_op_chain_over_three_inputs_runs_as_one_kernel(capfd):
+    """Issue 3's acceptance: LT_DEBUG=1 prints a line per kernel launch; the 10-op elementwise
+    chain over three inputs (benchmarks/compiler.py) is one launch, and it equals numpy."""
+    rng = np.random.default_rng(11)
+    a, b, c = (rng.standard_normal(5000).astype(np.float32) for _ in range(3))
+    config.set(BACKEND="llvm", DEBUG=1)
+    la, lb, lc = (lt.from_numpy(v) for v in (a, b, c))
+    capfd.readouterr()
+    y = la * lb + lc
+    y = y * 0.5 - la
+    y = y * y + lb
+    y = y * lc - 1.0
+    y = y * la + 2.0
+    y.realize()
+    launches = [line for line in capfd.readouterr().err.splitlines() if line.startswith("k_")]
+    assert len(launches) == 1, launches
+    assert re.fullmatch(r"k_e_5000_\w+ +[\d.]+ ms +[\d.]+ GB/s +\((compiled|disk cache)\)",
+                        launches[0])
+    config.set(DEBUG=0)
+    want = a * b + c
+    want = want * np.float32(0.5) - a
+    want = want * want + b
+    want = want * c - np.float32(1.0)
+    want = want * a + np.float32(2.0)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_small_kernels_compile_at_O0_and_large_ones_at_O3():
+    config.set(FAST_COMPILE=4096)
+    for n, fast in ((4095, True), (4096, False)):
+        (k,) = run_pipeline([make(Op.SQRT, (leaf(np.ones(n, np.float32)),))], "fuse").kernels
+        assert render(k, "k_tier").fast is fast
+    # a reduction's work counts its reduced elements too
+    x = leaf(np.ones((2, 4096), np.float32))
+    (k,) = run_pipeline([make(Op.SUM, (x,), (1,))], "fuse").kernels
+    assert not render(k, "k_tier").fast
 
 
 @pytest.mark.parametrize("dtype", ALL, ids=lambda d: d.name)
@@ -329,3 +390,19 @@ def test_max_reduce_propagates_nan_and_infinities():
     x[1, 4321] = np.nan
     x[2] = -np.inf
     agree(make(Op.MAX_REDUCE, (leaf(x),), (1,)), make(Op.MAX_REDUCE, (leaf(x),), (0, 1)))
+
+
+def test_compiled_programs_keep_no_graph_node_alive():
+    # a program stays cached for the whole process; if it held the nodes its error messages
+    # name, they (and, through the hash-cons table, the lines they were built on) would outlive
+    # every tensor. A kernel graph shares its parameter-free subgraphs (the CONST) with the user's
+    src = leaf(np.array([4, 9, 16], np.int32))
+    idx = leaf(np.array([2, 0, 1], np.int64))
+    y = make(Op.IDIV, (make(Op.GATHER, (src, idx), 0), const(37, dt.int32, (3,))))
+    got, = llvm_backend.run([y])
+    np.testing.assert_array_equal(got, [0, 0, 0])
+    refs = [weakref.ref(n) for n in toposort([y])]
+    del src, idx, y
+    gc.collect()
+    prune()
+    assert [r() for r in refs if r() is not None] == []

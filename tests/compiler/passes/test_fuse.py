@@ -118,3 +118,19 @@ def test_fusion_is_deterministic():
     second = fuse([z, y])
     assert [k.key for k in first[0].kernels] == [k.key for k in second[0].kernels]
     assert first[1] == second[1]
+
+
+def test_reshaped_output_is_its_value_stored_with_another_shape():
+    x = leaf((4, 6))
+    full = make(Op.RESHAPE, (make(Op.SUM, (x,), (0, 1)),), ())  # x.sum()
+    rows = make(Op.RESHAPE, (make(Op.SQRT, (make(Op.SUM, (x,), (1,)),)),), (4,))  # sqrt(x.sum(1))
+    for out, computes in ((full, full.srcs[0]), (rows, rows.srcs[0])):
+        g, logs = fuse([out])
+        assert [k.computes[0] for k in g.kernels] == [computes]  # no copy kernel after it
+        assert not any("RESHAPE" in m for _, m in logs if "materialize" in m)
+
+
+def test_reshape_of_a_stored_buffer_needs_no_kernel():
+    x = leaf((4, 6))
+    g, _ = fuse([make(Op.RESHAPE, (x,), (24,))])
+    assert g.kernels == ()

@@ -59,3 +59,15 @@ def test_stored_output_needs_no_kernel():
     x = leaf((5,))
     g = run_pipeline([x], "simplify,fuse,schedule")
     assert g.schedule.steps == () and g.schedule.outputs == (x,)
+
+
+def test_reshaped_output_is_found_in_its_values_slot():
+    x = leaf((4, 6))
+    s = make(Op.SUM, (x,), (1,))
+    flat = make(Op.RESHAPE, (s,), (4,))
+    g = run_pipeline([flat, s], "simplify,fuse,schedule")
+    (step,) = g.schedule.steps
+    assert g.schedule.outputs == (step.out_slot, step.out_slot)
+    assert g.schedule.slots[step.out_slot].is_output
+    g = run_pipeline([make(Op.RESHAPE, (x,), (24,))], "simplify,fuse,schedule")
+    assert g.schedule.steps == () and g.schedule.outputs == (x.srcs[0],)

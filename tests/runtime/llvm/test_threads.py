@@ -108,3 +108,44 @@ def test_forked_child_runs_split_kernels():
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_big_work_runs_every_part_on_its_pinned_worker():
+    import threading
+    seen = {}
+
+    def part(i, s, e):
+        seen[i] = (threading.current_thread().name, os.sched_getaffinity(0))
+
+    n = threads.parallel_for(part, 30, work=threads.PINNED_WORK)
+    assert n == 3 and sorted(seen) == [0, 1, 2]
+    assert [seen[i][0] for i in range(3)] == [f"lt-kernel-{i}" for i in range(3)]
+    cores = sorted(os.sched_getaffinity(0))
+    for i in range(3):  # worker i sits on the i-th core (wrapping: workers() is patched to 3)
+        assert seen[i][1] == {cores[i % len(cores)]}
+    again = {}
+    threads.parallel_for(lambda i, s, e: again.setdefault(i, threading.current_thread().name),
+                         30, work=threads.PINNED_WORK)
+    assert again == {i: seen[i][0] for i in range(3)}  # part i always runs on worker i
+
+
+def test_small_work_runs_part_zero_on_the_calling_thread():
+    import threading
+    names = {}
+    threads.parallel_for(lambda i, s, e: names.setdefault(i, threading.current_thread()), 30,
+                         work=threads.PINNED_WORK - 1)
+    assert names[0] is threading.current_thread() and names[1] is not names[0]
+
+
+@pytest.mark.parametrize("work", [1 << 20, 1 << 30])
+def test_a_worker_error_is_raised_after_every_part_ends(work):
+    done = []
+
+    def part(i, s, e):
+        if i == 1:
+            raise ValueError("part 1 failed")
+        done.append(i)
+
+    with pytest.raises(ValueError, match="part 1 failed"):
+        threads.parallel_for(part, 30, work=work)
+    assert sorted(done) == [0, 2]
