@@ -2,7 +2,8 @@
 sample's numpy arrays to tensors (`default_convert`), with PyTorch's rules and outputs.
 
 Inside a DataLoader worker, stacked tensors are written straight into shared memory
-(`shm.empty`), so the batch leaves the worker without another copy.
+(`shm.empty`), so the batch leaves the worker without another copy; in the main process, into a
+recycled block (`pool.empty`), so a batch's memory is not faulted in afresh every time.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Callable
 import numpy as np
 
 import lazytensor as lt
-from lazytensor.runtime.data import shm
+from lazytensor.lazy import is_realized
+from lazytensor.runtime.data import pool, shm
 
 __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map",
            "default_collate_err_msg_format"]
@@ -105,16 +107,85 @@ def collate(batch, *, collate_fn_map: dict[type | tuple[type, ...], Callable] | 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None) -> lt.Tensor:
     """Stack equal-shaped tensors along a new first dimension (into shared memory in a worker)."""
+    stored = _stored_flats(batch)
+    if stored is not None:
+        # the samples' storages laid end to end are the stacked batch: one C call, and no flush,
+        # graph node or numpy view made per sample
+        flats, shape = stored
+        out = _empty((len(flats),) + shape, flats[0].dtype)
+        if out.size:
+            np.concatenate(flats, out=out.reshape(-1))
+        return lt.from_numpy(out)
     lt.realize(*batch)  # one flush for every pending sample
     arrays = [_values(t) for t in batch]
     ref = arrays[0]
     if any(a.shape != ref.shape or a.dtype != ref.dtype for a in arrays):
         # mixed shapes raise PyTorch's error, mixed dtypes promote: both as lt.stack does
         return _to_shared(lt.stack(batch, 0))
-    out = shm.empty((len(arrays),) + ref.shape, ref.dtype)
+    out = _empty((len(arrays),) + ref.shape, ref.dtype)
     if out.size:
         np.stack(arrays, out=out)
     return lt.from_numpy(out)
+
+
+def collate_rows(tensors: tuple, indices) -> list[lt.Tensor] | None:
+    """What `default_collate([(t[i] for t in tensors) for i in indices])` returns (a list of one
+    batch tensor per tensor), built by one gather per tensor instead of a view per sample; None
+    when `indices` are not plain in-range ints (the per-sample path then gives PyTorch's errors).
+
+    The DataLoader's fetcher uses it for a `TensorDataset` collated by `default_collate`."""
+    if not tensors or type(indices) is not list or not indices:
+        return None
+    n = tensors[0].shape[0]
+    for i in indices:
+        if type(i) is not int or not 0 <= i < n:
+            return None
+    out = []
+    for t in tensors:
+        if type(t) is not lt.Tensor or t.requires_grad:
+            return None  # a subclass, or rows that would carry a graph: the per-sample path
+        values = t.numpy(force=True)
+        batch = _empty((len(indices),) + values.shape[1:], values.dtype)
+        if batch.size:
+            # the rows laid end to end (np.take is slower for rows of more than a few values)
+            np.concatenate([values[i:i + 1] for i in indices], axis=0, out=batch)
+        out.append(lt.from_numpy(batch))
+    return out
+
+
+def _empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Memory for a batch: shared memory in a worker, a recycled block (pool.py) in the main process."""
+    if shm._arena is not None:  # noqa: SLF001 (set by worker.py while a worker builds a batch)
+        return shm.empty(shape, dtype)
+    return pool.empty(shape, dtype)
+
+
+def _stored_flats(batch) -> tuple[list[np.ndarray], tuple] | None:
+    """(each sample's flat storage, the samples' shape) when every sample is a whole tensor (not a
+    view) whose values are stored, all of one shape and dtype: the common case of a dataset of
+    tensors. None otherwise (the general path then flushes, promotes or raises)."""
+    first = batch[0]
+    if type(first) is not lt.Tensor or first._base is not None:  # noqa: SLF001 (a view has no node of its own)
+        return None
+    shape = first._node.shape  # noqa: SLF001
+    numel = _numel(shape)
+    dtype = None
+    flats = []
+    append = flats.append
+    for t in batch:
+        if type(t) is not lt.Tensor or t._base is not None:  # noqa: SLF001
+            return None
+        if t._node.shape != shape or not is_realized(t):  # noqa: SLF001
+            return None
+        flat = t._buffer.data  # noqa: SLF001
+        if type(flat) is not np.ndarray or flat.size != numel:
+            return None
+        if flat.dtype is not dtype:
+            if dtype is not None and flat.dtype != dtype:
+                return None
+            dtype = flat.dtype
+        append(flat)
+    return flats, shape
 
 
 def _values(t: lt.Tensor) -> np.ndarray:

@@ -231,13 +231,24 @@ class _BaseDataLoaderIter:
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
-        # drawn from the loader's generator: the workers' seeds repeat when the generator does
-        self._base_seed = int(lt.empty((), dtype=lt.int64).random_(generator=loader.generator).item())
+        # Drawn from the loader's generator now, as PyTorch does (so the generator advances the same
+        # way), but read only when workers need it: reading flushes, and a flush prunes the whole IR
+        # table, which beside a big dataset's tensors costs milliseconds per epoch.
+        self._seed_tensor = lt.empty((), dtype=lt.int64).random_(generator=loader.generator)
+        self._seed_value: int | None = None
         self._persistent_workers = loader.persistent_workers
         self._num_yielded = 0
 
     def __iter__(self):
         return self
+
+    @property
+    def _base_seed(self) -> int:
+        """The seed the workers' seeds derive from (the workers' seeds repeat when the generator does)."""
+        if self._seed_value is None:
+            self._seed_value = int(self._seed_tensor.item())
+            self._seed_tensor = None
+        return self._seed_value
 
     def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
         self._sampler_iter = iter(self._index_sampler)
@@ -367,6 +378,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             body, fds = shm.recv(self._socks[worker_id])
         except (EOFError, ConnectionResetError):
             self._worker_died(worker_id)
+        # The batches dropped since the last one came are still mapped while their nodes wait in
+        # the IR table: dropping the recent dead nodes unmaps them, which hands their blocks back to
+        # the workers (a worker builds in a free block instead of faulting in a new one).
+        lt.lazy.free_dropped()
         return shm.loads(body, fds)
 
     def _worker_died(self, worker_id: int):

@@ -22,6 +22,8 @@ import numpy as np
 
 import lazytensor as lt
 from lazytensor.runtime.data import shm
+from lazytensor.runtime.data.collate import collate_rows, default_collate
+from lazytensor.runtime.data.dataset import TensorDataset
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
@@ -117,6 +119,10 @@ class _MapDatasetFetcher:
         self.collate_fn = collate_fn
         self._batch = self._index = None
         self._collating = False
+        # the tensors of a TensorDataset (exactly: a subclass may change __getitem__) that
+        # default_collate batches: the samples need not be made one by one
+        self.rows_of = dataset.tensors if type(dataset) is TensorDataset and collate_fn is default_collate \
+            else None
 
     @property
     def doing(self) -> str:
@@ -134,6 +140,11 @@ class _MapDatasetFetcher:
         self._collating = False
         if self.auto_collation:
             self._batch, self._index = possibly_batched_index, None
+            if self.rows_of is not None:
+                # a TensorDataset with default_collate: the batch is one gather per tensor
+                batch = collate_rows(self.rows_of, possibly_batched_index)
+                if batch is not None:
+                    return batch
             if callable(getattr(self.dataset, "__getitems__", None)):
                 data = self.dataset.__getitems__(possibly_batched_index)
             else:
@@ -306,6 +317,9 @@ def worker_loop(sock: socket.socket, iterable: bool, dataset, auto_collation: bo
                 shm._arena = None  # noqa: SLF001
                 arena.close()
                 del data  # the worker's mappings of the batch go here; the main process keeps its own
+                # ...once the batch's nodes leave this process's IR table too (they hold its
+                # storage): only then can a later batch be built in the same block
+                lt.lazy.free_dropped()
     except (BrokenPipeError, ConnectionResetError):
         pass  # the main process went away while we were sending
     finally:

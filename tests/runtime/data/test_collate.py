@@ -86,6 +86,32 @@ def test_default_collate_lazy_samples_and_promotion():
     assert mixed.dtype is lt.float32 and mixed.tolist() == [[1.0], [1.5]]
 
 
+@pytest.mark.parametrize("dtype", [lt.float32, lt.bfloat16, lt.bool, lt.int64, lt.uint8])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 0), (4, 5, 6), (64, 1024)])
+def test_stored_samples_take_the_fast_path_with_the_same_result(dtype, shape):
+    rng = np.random.default_rng(1)
+    values = [np.asarray(rng.random(shape) * 100).astype(dtype.np_dtype) for _ in range(4)]
+    samples = [lt.from_numpy(v) for v in values]
+    samples.append(samples[1])  # the same tensor twice
+    values.append(values[1])
+    samples.append(lt.from_numpy(values[2].copy()).clone())  # a pending sample: the general path
+    values.append(values[2])
+    for batch, expected in ((samples[:5], values[:5]), (samples, values)):
+        out = default_collate(batch)
+        assert out.dtype is dtype and tuple(out.shape) == (len(batch),) + shape
+        np.testing.assert_array_equal(out.numpy(), np.stack(expected))
+    # views and mixed dtypes leave the fast path, with lt.stack's results
+    np.testing.assert_array_equal(default_collate([samples[0], samples[0].view(shape)]).numpy(),
+                                  np.stack([values[0], values[0]]))
+    if shape:
+        strided = lt.from_numpy(np.repeat(values[0], 2, axis=-1)[..., ::2])  # a view of a wider array
+        np.testing.assert_array_equal(default_collate([samples[0], strided]).numpy(),
+                                      np.stack([values[0], values[0]]))
+    if dtype is not lt.float32:
+        mixed = default_collate([samples[0], lt.from_numpy(values[1].astype(np.float32))])
+        assert mixed.dtype is lt.promote_types(dtype, lt.float32)
+
+
 def test_default_collate_errors():
     with pytest.raises(RuntimeError, match=r"stack expects each tensor to be equal size, but got \[2\] at entry 0 "
                                            r"and \[3\] at entry 1"):

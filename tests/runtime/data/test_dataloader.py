@@ -206,3 +206,48 @@ def test_exception_in_main_process_propagates_unchanged():
             raise KeyError("missing")
     with pytest.raises(KeyError, match="missing"):
         next(iter(DataLoader(Bad(3))))
+
+
+class _RowsBySample(TensorDataset):
+    """A TensorDataset subclass: the DataLoader must fetch it sample by sample."""
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("shape, dtype", [((10, 3, 4), lt.float32), ((10,), lt.int64), ((10, 2), lt.bfloat16),
+                                          ((10, 0), lt.float32), ((10, 5), lt.bool)])
+def test_tensor_dataset_batches_equal_the_per_sample_ones(shape, dtype, num_workers):
+    x = lt.from_numpy(np.arange(int(np.prod(shape))).reshape(shape) % 7).to(dtype)
+    y = lt.arange(10) * 2  # pending: realized by the loader
+    gen = lambda: lt.Generator().manual_seed(3)  # noqa: E731
+    fast = list(DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, generator=gen(),
+                           num_workers=num_workers))
+    slow = list(DataLoader(_RowsBySample(x, y), batch_size=4, shuffle=True, generator=gen()))
+    assert len(fast) == len(slow) == 3
+    for a, b in zip(fast, slow):
+        assert type(a) is list and len(a) == 2
+        for u, v in zip(a, b):
+            assert u.dtype is v.dtype and u.shape == v.shape
+            np.testing.assert_array_equal(u.numpy(), v.numpy())
+    if torch is not None and dtype is not lt.bfloat16:  # torch.from_numpy has no bfloat16
+        tds = torch.utils.data.TensorDataset(torch.from_numpy(x.numpy()), torch.from_numpy(y.numpy()))
+        ref = list(torch.utils.data.DataLoader(tds, batch_size=4))
+        ours = list(DataLoader(TensorDataset(x, y), batch_size=4))
+        for a, b in zip(ours, ref):
+            for u, v in zip(a, b):
+                np.testing.assert_array_equal(u.numpy(), v.numpy())
+
+
+def test_tensor_dataset_odd_indices_take_the_per_sample_path():
+    x = lt.arange(12.0).reshape(6, 2)
+    ds = TensorDataset(x)
+    # negative and numpy indices, from a batch sampler of the user's: the per-sample path's results
+    out = list(DataLoader(ds, batch_sampler=[[-1, 0], [np.int64(2), 3]]))
+    assert [b[0].tolist() for b in out] == [[[10.0, 11.0], [0.0, 1.0]], [[4.0, 5.0], [6.0, 7.0]]]
+    with pytest.raises(IndexError):
+        list(DataLoader(ds, batch_sampler=[[0, 6]]))
+    w = lt.ones(4, 2, requires_grad=True)
+    batch = next(iter(DataLoader(TensorDataset(w), batch_size=4)))[0]
+    assert batch.tolist() == [[1.0, 1.0]] * 4
