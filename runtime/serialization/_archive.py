@@ -11,6 +11,9 @@ import mmap as mmap_module
 import struct
 import sys
 import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 
@@ -26,39 +29,124 @@ _MAX_VERSION = 10  # the newest archive version torch 2.13 reads
 
 # ---- writing ----
 
-class ArchiveWriter:
-    """Writes the records of one archive into a binary file object."""
+# Zip structures (APPNOTE 4.3, 4.5.3), as torch's writer lays them out: every record stored, flag
+# bit 3 (the CRC and sizes follow the payload in a data descriptor, the local header holds zeros)
+# and bit 11 (UTF-8 names), DOS date and time zero.
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sBBBBHHHHIIIHHHHHII")
+_END = struct.Struct("<4sHHHHIIH")
+_END64 = struct.Struct("<4sQHHIIQQQQ")
+_LOCATOR64 = struct.Struct("<4sIQI")
+_FLAGS = 0x0808
+_LIMIT = zipfile.ZIP64_LIMIT  # past this, sizes and offsets go to zip64 fields (zipfile's threshold)
+_COUNT_LIMIT = zipfile.ZIP_FILECOUNT_LIMIT
+_CHUNK = 16 << 20  # bytes per write: big sequential writes, and a steady start of the disk's writeback
+_CRC_IN_THREAD = 1 << 20  # records from this size have their CRC computed beside the write
 
-    def __init__(self, fileobj, prefix: str = "archive"):
-        self.zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+
+class ArchiveWriter:
+    """Writes the records of one archive into a binary file object.
+
+    Written here rather than through `zipfile`, which reads it back: zipfile's writer records
+    offsets from the stream's first byte, so an archive saved into a stream at an offset (after a
+    header of the user's) is unreadable to torch.load (miniz); it also seeks back to each header.
+
+    A storage's bytes go from its memory to the file with no copy, and their CRC32 (zlib releases
+    the GIL) is computed in a second thread while they are written: the CRC goes into the data
+    descriptor after the payload, so nothing is written twice and the file is never sought in.
+    `on_written(offset, nbytes)` is told of each chunk once it is written (offsets in the file).
+    """
+
+    def __init__(self, fileobj, prefix: str = "archive", on_written: Callable[[int, int], None] | None = None):
         self.fileobj = fileobj
         self.prefix = prefix
+        self.on_written = on_written
+        try:
+            self.start = fileobj.tell()  # the archive's offsets count from its first byte
+        except (AttributeError, OSError, ValueError):
+            self.start = 0
+        self.pos = self.start  # where the next byte goes
+        self.entries: list[tuple[bytes, int, int, int]] = []  # (name, crc, size, header offset)
+        self._crc_thread: ThreadPoolExecutor | None = None
+
+    def _write(self, data) -> None:
+        """Write all of `data` (bytes or a byte memoryview)."""
+        n = len(data)
+        done = self.fileobj.write(data)
+        if done is not None and done < n:  # a raw (unbuffered) file may write less
+            view = memoryview(data)
+            while done < n:
+                wrote = self.fileobj.write(view[done:])
+                if not wrote:
+                    raise OSError(f"lt.save: the file accepted only {done} of {n} bytes")
+                done += wrote
+        if self.on_written is not None:
+            self.on_written(self.pos, n)
+        self.pos += n
 
     def write_record(self, name: str, data) -> None:
         """Store `data` (bytes or a contiguous numpy array) as `<prefix>/<name>`, 64-byte aligned."""
         if isinstance(data, np.ndarray):
             data = memoryview(data.reshape(-1).view(np.uint8)) if data.size else b""
-        info = zipfile.ZipInfo(f"{self.prefix}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_STORED
-        info.file_size = len(data)
-        zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT
-        # local header = 30 bytes + name + our extra (+ 20 for zip64's own): pad the payload to 64
-        header = 30 + len(info.filename.encode("utf-8")) + (20 if zip64 else 0) + 4
-        pad = -(self.zip.fp.tell() + header) % _ALIGN
-        info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
-        with self.zip.open(info, "w", force_zip64=zip64) as out:
-            step = 1 << 26  # in slices, so a huge storage needs no second copy for the CRC
-            for i in range(0, len(data), step):
-                out.write(data[i:i + step])
+        payload = memoryview(data).cast("B") if len(data) else memoryview(b"")
+        size = len(payload)
+        crc = None
+        if size >= _CRC_IN_THREAD:
+            if self._crc_thread is None:
+                self._crc_thread = ThreadPoolExecutor(1, thread_name_prefix="lt-save-crc")
+            crc = self._crc_thread.submit(zlib.crc32, payload)
+        filename = f"{self.prefix}/{name}".encode("utf-8")
+        zip64 = size > _LIMIT
+        # zip64: the sizes are in the extra field (zeros here too: the descriptor holds them)
+        extra64 = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
+        pad = -(self.pos + _LOCAL.size + len(filename) + len(extra64) + 4) % _ALIGN
+        extra = extra64 + b"FB" + struct.pack("<H", pad) + b"Z" * pad
+        offset = self.pos - self.start
+        sizes = 0xFFFFFFFF if zip64 else 0
+        self._write(_LOCAL.pack(b"PK\x03\x04", 45 if zip64 else 20, _FLAGS, zipfile.ZIP_STORED, 0, 0, 0, sizes,
+                                sizes, len(filename), len(extra)) + filename + extra)
+        try:
+            for i in range(0, size, _CHUNK):
+                self._write(payload[i:i + _CHUNK])
+        finally:
+            crc = zlib.crc32(payload) if crc is None else crc.result()  # never left running on an error
+        self._write(struct.pack("<4sIQQ" if zip64 else "<4sIII", b"PK\x07\x08", crc, size, size))
+        self.entries.append((filename, crc, size, offset))
+
+    def stop(self) -> None:
+        """End the CRC thread (after an error, or before the end records)."""
+        if self._crc_thread is not None:
+            self._crc_thread.shutdown()
+            self._crc_thread = None
 
     def close(self) -> None:
-        """Write the central directory."""
-        self.zip.close()
+        """Write the central directory and the end records."""
+        self.stop()
+        directory = bytearray()
+        for filename, crc, size, offset in self.entries:
+            # the zip64 extra holds the fields too big for the header, in this order
+            fields = ([size, size] if size > _LIMIT else []) + ([offset] if offset > _LIMIT else [])
+            extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+            version = 45 if fields else 20
+            small = 0xFFFFFFFF if size > _LIMIT else size
+            directory += _CENTRAL.pack(b"PK\x01\x02", version, 0, version, 0, _FLAGS, zipfile.ZIP_STORED, 0, 0,
+                                       crc, small, small, len(filename), len(extra), 0, 0, 0, 0,
+                                       0xFFFFFFFF if offset > _LIMIT else offset)
+            directory += filename + extra
+        start = self.pos - self.start
+        count = len(self.entries)
+        end = bytearray()
+        if count >= _COUNT_LIMIT or start > _LIMIT or len(directory) > _LIMIT:
+            end += _END64.pack(b"PK\x06\x06", _END64.size - 12, 45, 45, 0, 0, count, count, len(directory), start)
+            end += _LOCATOR64.pack(b"PK\x06\x07", 0, start + len(directory), 1)
+        end += _END.pack(b"PK\x05\x06", 0, 0, min(count, 0xFFFF), min(count, 0xFFFF),
+                         min(len(directory), 0xFFFFFFFF), min(start, 0xFFFFFFFF), 0)
+        self._write(bytes(directory + end))
 
 
-def write_archive(fileobj, data_pkl: bytes, storages) -> None:
+def write_archive(fileobj, data_pkl: bytes, storages, on_written: Callable[[int, int], None] | None = None) -> None:
     """The whole archive: data.pkl, the storages in key order, byteorder and version."""
-    writer = ArchiveWriter(fileobj)
+    writer = ArchiveWriter(fileobj, on_written=on_written)
     try:
         writer.write_record("data.pkl", data_pkl)
         writer.write_record("byteorder", b"little")  # storages are written little-endian on every host
@@ -66,10 +154,7 @@ def write_archive(fileobj, data_pkl: bytes, storages) -> None:
             writer.write_record(f"data/{key}", flat if sys.byteorder == "little" else flat.byteswap())
         writer.write_record("version", b"3\n")
     except BaseException:
-        try:
-            writer.close()  # not left for the garbage collector to do on a closed file
-        except Exception:
-            pass
+        writer.stop()
         raise
     writer.close()
 

@@ -219,6 +219,60 @@ def test_payloads_are_stored_and_64_byte_aligned():
         assert (h + 30 + name_len + extra_len) % 64 == 0, info.filename
 
 
+def _saved_archive(obj, tmp_path, to_path: bool):
+    if to_path:
+        lt.save(obj, tmp_path / "f.pt")
+        return (tmp_path / "f.pt").read_bytes()
+    buf = io.BytesIO(b"prefix")  # an archive that does not start at the file's first byte
+    buf.seek(6)
+    lt.save(obj, buf)
+    return buf.getvalue()[6:]
+
+
+@pytest.mark.parametrize("to_path", [True, False])
+def test_records_carry_right_crcs_and_descriptors(tmp_path, to_path):
+    big = _values((1 << 20,), lt.float32, seed=3)
+    obj = {"big": lt.from_numpy(big), "small": lt.arange(5), "empty": lt.zeros(0)}
+    # a storage of 4 MB has its CRC computed in a thread beside the write, small ones inline
+    raw = _saved_archive(obj, tmp_path, to_path)
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    assert z.testzip() is None  # every record's bytes match its CRC
+    for info in z.infolist():
+        assert info.flag_bits & 0x08  # sizes and CRC in a data descriptor, as torch writes them
+        assert info.file_size == info.compress_size
+    # the file's reserved blocks were cut back: it ends with the end-of-directory record
+    assert raw[-22:-18] == b"PK\x05\x06"
+    out = lt.load(io.BytesIO(raw))
+    np.testing.assert_array_equal(out["big"].numpy(), big)
+    assert out["small"].tolist() == [0, 1, 2, 3, 4] and out["empty"].shape == (0,)
+    if torch is not None:
+        back = torch.load(io.BytesIO(raw), weights_only=True)
+        np.testing.assert_array_equal(back["big"].numpy(), big)
+
+
+def test_zip64_fields_are_written_where_sizes_and_offsets_are_large(tmp_path, monkeypatch):
+    # the zip64 paths, without writing 2 GB: every size and offset over 64 bytes counts as large,
+    # and over 3 records needs the zip64 end records
+    monkeypatch.setattr(_archive, "_LIMIT", 64)
+    monkeypatch.setattr(_archive, "_COUNT_LIMIT", 3)
+    w = _values((10, 7), lt.float32)
+    obj = {"w": lt.from_numpy(w), "t": lt.from_numpy(w).t(), "i": lt.arange(40), "s": lt.tensor(2.5)}
+    lt.save(obj, tmp_path / "z.pt")
+    raw = (tmp_path / "z.pt").read_bytes()
+    assert b"PK\x06\x06" in raw and b"PK\x06\x07" in raw
+    z = zipfile.ZipFile(tmp_path / "z.pt")
+    assert z.testzip() is None
+    for mmap_ in (False, True):
+        out = lt.load(tmp_path / "z.pt", mmap=mmap_)
+        np.testing.assert_array_equal(out["t"].numpy(), w.T)
+        assert out["i"].tolist() == list(range(40)) and out["s"].item() == 2.5
+    if torch is not None:
+        for mmap_ in (False, True):
+            back = torch.load(tmp_path / "z.pt", weights_only=True, mmap=mmap_)
+            np.testing.assert_array_equal(back["t"].numpy(), w.T)
+            assert back["t"].untyped_storage().data_ptr() == back["w"].untyped_storage().data_ptr()
+
+
 def test_pickle_uses_only_the_opcodes_torch_accepts():
     import pickletools
     buf = io.BytesIO()
