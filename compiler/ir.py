@@ -37,20 +37,12 @@ site: list = [None]
 
 def user_location() -> tuple[str, int] | None:
     """(filename, line) of the innermost frame outside lazytensor: where the user called us."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        inside = _is_library_file.get(name)
-        if inside is None:
-            inside = _is_library_file[name] = name.startswith(_LIBRARY_DIRS)
-        if not inside:
-            return (name, frame.f_lineno)
-        frame = frame.f_back
-    return None
+    return _resolve(user_site(1))
 
 
 def user_site(skip: int = 0) -> tuple | None:
-    """`user_location()`, unresolved: (code object, instruction offset) of the user's frame.
+    """(code object, instruction offset) of the innermost frame outside lazytensor: where the user
+    called us, unresolved (`user_location()` resolves it).
 
     Nodes keep this and `Node.loc` turns it into (filename, line) when read: a frame's line
     number is decoded from its code's line table, which costs microseconds in a long function.
