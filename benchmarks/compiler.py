@@ -8,7 +8,8 @@ disturbed one), and the runs of the contenders of one row alternate (`race`), so
 from another process hits all of them alike; a fast workload gets more runs, up to a time budget
 (MIN_SECONDS). PyTorch eager runs in blocks of its own before and after the others
 (`sandwich`): its OpenMP threads spin for a while after each parallel region, so alternating
-with it would slow both sides down. A lazytensor run times the whole observable step: building
+with it would slow both sides down; in those rows every contender runs in a block of its own, so
+each meets the same cache state as torch (back-to-back runs over the same data). A lazytensor run times the whole observable step: building
 the graph and realizing it (compiling is excluded by a warm-up run; the cold/warm rows measure it
 in fresh processes). LT_BACKEND is set to llvm for the fresh processes unless already set.
 """
@@ -56,10 +57,12 @@ def race(fns: list, repeats: int) -> list[float]:
 
 
 def sandwich(torch_fn, fns: list, repeats: int) -> list[float]:
-    """[torch's best seconds, then each of `fns`'s]: torch runs alone before and after the race
-    of the others, and keeps the better of its two blocks."""
+    """[torch's best seconds, then each of `fns`'s]: torch runs alone before and after the
+    others (its OpenMP threads keep spinning after a call and slow whatever runs next), and
+    keeps the better of its two blocks; each of the others runs alone in its own block too, so
+    every contender meets the same cache state (back-to-back runs over the same data)."""
     before = best(torch_fn, repeats)
-    others = race(fns, repeats)
+    others = [best(fn, repeats) for fn in fns]
     return [min(before, best(torch_fn, repeats)), *others]
 
 
@@ -252,7 +255,7 @@ def main() -> None:
         print(f"{name:<{width}}  {figure:<{fig}}  {goal:<20} {met}")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n{THREADS} cores; torch {'not installed' if torch is None else torch.__version__}; "
-          f"best of >= {R} alternating runs; load average {load}")
+          f"best of >= {R} runs; load average {load}")
 
 
 if __name__ == "__main__":
