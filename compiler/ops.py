@@ -547,6 +547,7 @@ def make_known(op: Op, srcs: tuple, arg: Any, dtype: dt.DType, shape: tuple) -> 
     n = _table.get(key)
     if n is not None:
         return n
+    # the node built inline, as in make(): a shared helper would add a call to every node built
     n = _new(Node)
     n.op = op
     n.dtype = dtype
