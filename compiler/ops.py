@@ -271,12 +271,17 @@ def random_bits_to_float(bits: np.ndarray, dtype: dt.DType) -> np.ndarray:
     return ((bits >> np.uint64(64 - keep)).astype(np.float32) * np.float32(1.0 / (1 << keep))).astype(dtype.np_dtype)
 
 
+class IntegerDivisionByZero(RuntimeError, ZeroDivisionError):
+    """An integer division or modulo by zero: PyTorch raises RuntimeError('ZeroDivisionError');
+    it is also a ZeroDivisionError, as Python's own `1 // 0` is."""
+
+
 def _np_idiv(xs, n):
     a, b = xs
     if n.dtype is dt.bool_:
         return a & b
     if np.any(b == 0):
-        raise ZeroDivisionError("integer division by zero")
+        raise IntegerDivisionByZero("ZeroDivisionError: integer division by zero")
     q = np.floor_divide(a, b)
     # numpy floors; C (and this primitive) truncates toward zero
     fix = (np.remainder(a, b) != 0) & ((a < 0) != (b < 0))
@@ -286,7 +291,7 @@ def _np_idiv(xs, n):
 def _np_mod(xs, n):
     a, b = xs
     if n.dtype.is_integer and np.any(b == 0):
-        raise ZeroDivisionError("integer modulo by zero")
+        raise IntegerDivisionByZero("ZeroDivisionError: integer modulo by zero")
     return np.fmod(a, b).astype(a.dtype)
 
 

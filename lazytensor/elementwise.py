@@ -16,7 +16,7 @@ from lazytensor.compiler.ir import Node
 from lazytensor.compiler.build import (LN_2, LOG2_E, add as _add, div as _true_div, eq as _eq, exp as _exp,  # noqa: F401
                                        isnan as _isnan, like as _c, log as _log, lt as _lt, mul as _mul, neg as _neg,
                                        not_ as _not, recip as _recip, sub as _sub, where as _where)
-from lazytensor.compiler.ops import Op, make, make_known
+from lazytensor.compiler.ops import IntegerDivisionByZero, Op, make, make_known
 from lazytensor.tensor import (Tensor, _torch_name, assign, broadcast_shapes, cast_node, check_inplace_dtype,
                                const, expand_node, get_default_dtype, is_scalar, operand_nodes, promote, wrap)
 
@@ -220,9 +220,17 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     _refuse_bool(input, other, f"div_{rounding_mode}_cpu")
+    _refuse_zero_divisor(input, other)
     if rounding_mode == "trunc":
         return _binary(input, other, _trunc_div, opmath=True)
     return _binary(input, other, _floor_div)
+
+
+def _refuse_zero_divisor(input, other) -> None:
+    """An integer tensor divided by a Python 0 raises at the op, as in PyTorch (a zero inside a
+    tensor divisor is only seen when the graph runs, and raises then)."""
+    if type(other) in (int, bool) and not other and promote(input, other).is_integer:
+        raise IntegerDivisionByZero("ZeroDivisionError")
 
 
 def _refuse_bool(input, other, kernel: str) -> None:
@@ -281,6 +289,7 @@ def _python_mod(a: Node, b: Node) -> Node:
 def remainder(input, other) -> Tensor:
     """input % other with the sign of other, like Python's %."""
     _refuse_bool(input, other, "remainder_cpu")
+    _refuse_zero_divisor(input, other)
     return _binary(input, other, _python_mod)
 
 
@@ -288,6 +297,7 @@ def fmod(input, other) -> Tensor:
     """Remainder with the sign of input (C's fmod)."""
     _need_tensors("fmod", input=input)
     _refuse_bool(input, other, "fmod_cpu")
+    _refuse_zero_divisor(input, other)
     return _binary(input, other, lambda a, b: make(Op.MOD, (a, b)))
 
 

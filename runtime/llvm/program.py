@@ -10,6 +10,8 @@ import ctypes
 
 import numpy as np
 
+from lazytensor.compiler.ops import IntegerDivisionByZero
+
 from . import threads
 from .lowering import ERR_IDIV, ERR_MOD
 from .renderer import Rendered
@@ -111,4 +113,4 @@ class Program:
                 op = "IDIV" if bit == ERR_IDIV else "MOD"
                 where = next((s for s in self.rendered.divisions if s.op == op), None)
                 loc = where.location(kernel) if where is not None else "<unknown>"
-                raise ZeroDivisionError(f"integer {what} by zero (in {op} built at {loc})")
+                raise IntegerDivisionByZero(f"ZeroDivisionError: integer {what} by zero (in {op} built at {loc})")

@@ -630,12 +630,31 @@ def test_integer_extremes_wrap_like_torch():
                             torch.tensor([1.0], dtype=torch.float16) + 70000)
 
 
-def test_integer_division_by_zero_raises():
-    # PyTorch raises RuntimeError('ZeroDivisionError') at the op; a lazy graph raises when it runs
-    for expr in (lambda: lt.tensor([1, 2]) // lt.tensor([1, 0]), lambda: lt.tensor([1, 2]) % 0,
-                 lambda: lt.fmod(lt.tensor([1]), 0), lambda: lt.div(lt.tensor([1]), 0, rounding_mode="trunc")):
-        with pytest.raises(ZeroDivisionError):
-            expr().tolist()
+def test_integer_division_by_a_python_zero_raises_at_the_op():
+    # PyTorch raises RuntimeError('ZeroDivisionError') at the op; so do we when the divisor is a
+    # Python number, and the error is also a ZeroDivisionError (Python's own 1 // 0)
+    t = lt.tensor([1, 2])
+    for expr in (lambda: t // 0, lambda: t % 0, lambda: lt.fmod(t, 0), lambda: t.remainder(False),
+                 lambda: lt.div(t, 0, rounding_mode="trunc"), lambda: lt.div(t, 0, rounding_mode="floor")):
+        with pytest.raises(RuntimeError, match="^ZeroDivisionError$") as info:
+            expr()  # nothing observed: the op itself raises
+        assert isinstance(info.value, ZeroDivisionError)
+    assert (lt.tensor([1.0]) // 0).tolist() == [float("inf")]  # float division by zero is IEEE
+    assert (t / 0).tolist() == [float("inf")] * 2
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="^ZeroDivisionError$"):
+            torch.tensor([1, 2]) // 0
+
+
+def test_integer_division_by_a_zero_in_a_tensor_raises_when_the_graph_runs():
+    for expr in (lambda: lt.tensor([1, 2]) // lt.tensor([1, 0]), lambda: lt.tensor([1, 2]) % lt.tensor([0, 1]),
+                 lambda: lt.fmod(lt.tensor([1]), lt.tensor([0])),
+                 lambda: lt.div(lt.tensor([1]), lt.tensor([0]), rounding_mode="trunc"),
+                 lambda: 7 // lt.tensor([0])):
+        pending = expr()
+        with pytest.raises(RuntimeError, match="ZeroDivisionError: integer") as info:
+            pending.tolist()
+        assert isinstance(info.value, ZeroDivisionError)
 
 
 @needs_torch
