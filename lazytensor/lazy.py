@@ -202,7 +202,8 @@ def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> Non
     flat = value.reshape(-1) if value.flags.c_contiguous else None
     if base._buffer is not None:
         data = base._buffer.data
-        written = (isinstance(value, np.ndarray) and value.ctypes.data == data.ctypes.data
+        # the same memory in the same layout (a transposed view of the storage itself is not)
+        written = (flat is not None and value.ctypes.data == data.ctypes.data
                    and value.size == data.size and value.dtype == data.dtype)
         if not written:  # (written: the backend's kernel wrote it there already)
             np.copyto(data.reshape(value.shape), value, casting="unsafe")
