@@ -163,6 +163,8 @@ def realize(tensors) -> None:
         results = run([b._node for b in bases + extras])
     bases = bases + extras
     writes = any(b._buffer is not None for b in bases)
+    if writes:
+        results = _detach_from_written(bases, results)
     adopted: set[int] = set()
     for b, value in zip(bases, results):
         # equal graphs give one array: only the first base may keep it
@@ -175,6 +177,20 @@ def realize(tensors) -> None:
     _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
     _ops_since_flush = len(_pending)
     prune()
+
+
+def _detach_from_written(bases: list, results: list) -> list:
+    """Copy each result that may read another base's storage which this flush overwrites.
+
+    A backend may return a view of an input buffer (`y = x.t()` is x's memory seen transposed);
+    storing one base first would change what the view shows before it is stored itself."""
+    dests = [(i, b._buffer.data) for i, b in enumerate(bases) if b._buffer is not None]
+    out = []
+    for i, value in enumerate(results):
+        if any(j != i and np.may_share_memory(value, d) for j, d in dests):
+            value = value.copy()
+        out.append(value)
+    return out
 
 
 def _shares_work(root: Node, computed: set[int]) -> bool:

@@ -228,3 +228,21 @@ def test_in_place_updates_that_read_their_own_storage_differently(case, shared, 
         x.realize()
         update(x)
         np.testing.assert_allclose(x.numpy(), expected(a.copy()), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+@pytest.mark.parametrize("n", [4, 64])
+def test_a_pending_view_is_stored_before_its_storage_is_overwritten(backend, n):
+    # b reads a's storage transposed; a's storage is shared with numpy, so the write to it runs at
+    # once, in a flush that also stores b: b must get a's values from before the write
+    lt.config.set(BACKEND=backend)
+    a0 = np.arange(n * n, dtype=np.float32).reshape(n, n)
+    a, b = lt.tensor(a0), lt.zeros(n, n)
+    shared = a.numpy()
+    b.copy_(a.t())
+    a[1:] = a[:-1] * 2
+    after = a0.copy()
+    after[1:] = a0[:-1] * 2
+    np.testing.assert_array_equal(b.numpy(), a0.T)
+    np.testing.assert_array_equal(a.numpy(), after)
+    np.testing.assert_array_equal(shared, after)
