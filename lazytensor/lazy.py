@@ -219,8 +219,9 @@ def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> Non
     if base._buffer is not None:
         data = base._buffer.data
         # the same memory in the same layout (a transposed view of the storage itself is not)
-        written = (flat is not None and value.ctypes.data == data.ctypes.data
-                   and value.size == data.size and value.dtype == data.dtype)
+        written = (isinstance(value, np.ndarray) and flat is not None
+                   and value.ctypes.data == data.ctypes.data and value.size == data.size
+                   and value.dtype == data.dtype)
         if not written:  # (written: the backend's kernel wrote it there already)
             np.copyto(data.reshape(value.shape), value, casting="unsafe")
         return
