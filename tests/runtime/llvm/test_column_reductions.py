@@ -1,4 +1,4 @@
-"""Tests for column-wise reductions (renderer.Renderer.render_columns): a reduction that keeps the
+"""Tests for column-wise reductions (runtime/llvm/columns.py): a reduction that keeps the
 last axis walks memory row by row, accumulating a tile of columns at a time, COLUMN_ROWS rows
 per pass; every op, dtype and shape agrees with the numpy oracle, split across threads or not."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
-from lazytensor.runtime.llvm import renderer, threads
+from lazytensor.runtime.llvm import columns, threads
 from lazytensor.runtime.llvm.renderer import render
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -75,8 +75,8 @@ def test_views_and_fused_producers_and_consumers():
 
 
 def test_rows_per_pass_and_tile_edges(monkeypatch):
-    monkeypatch.setattr(renderer, "COLUMN_TILE", 4)
+    monkeypatch.setattr(columns, "COLUMN_TILE", 4)
     rng = np.random.default_rng(8)
-    for rows in (1, renderer.COLUMN_ROWS - 1, renderer.COLUMN_ROWS, 2 * renderer.COLUMN_ROWS + 3):
+    for rows in (1, columns.COLUMN_ROWS - 1, columns.COLUMN_ROWS, 2 * columns.COLUMN_ROWS + 3):
         x = leaf(data((rows, 11), dt.float32, rng))
         agree(make(Op.SUM, (x,), (0,)), make(Op.MAX_REDUCE, (x,), (0,)))

@@ -90,3 +90,45 @@ def test_half_sums(dtype):
     exact = halves.astype(np.float64).sum(1)
     np.testing.assert_allclose(got[:, 0].astype(np.float64), exact,
                                rtol={dt.float16: 1e-3, dt.bfloat16: 8e-3}[dtype])
+
+
+def at_offset(a: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of `a` starting `offset` bytes past a 64-byte boundary."""
+    block = np.zeros(a.nbytes + 128, np.uint8)
+    start = (-block.ctypes.data) % 64 + offset
+    out = block[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def program_of(out):
+    llvm_backend.run([out])
+    (k,) = run_pipeline([out], "fuse").kernels
+    return llvm_backend.program_for(k)[0]
+
+
+@pytest.mark.parametrize("offset", range(0, 64, 4))
+def test_blocks_start_at_a_cache_line_whatever_the_input_alignment(offset):
+    # the first elements up to a 64-byte boundary are peeled off (Renderer._peel_to_alignment):
+    # every alignment must give the same sums, for row sums and for a full sum split in parts
+    rng = np.random.default_rng(offset)
+    rows = rng.standard_normal((5, 3000)).astype(np.float32)
+    flat = rng.standard_normal(70001).astype(np.float32)
+    for a, axes, out_shape in ((rows, (1,), (5, 1)), (flat, (0,), (1,))):
+        out = make(Op.SUM, (leaf(a),), axes)
+        assert "%bacc" in rendered(out).ir
+        got = np.empty(out_shape, np.float32)
+        program_of(out)(got, [at_offset(a, offset).reshape(-1)])
+        exact = a.astype(np.float64).sum(axis=axes, keepdims=True).reshape(out_shape)
+        np.testing.assert_allclose(got, exact, rtol=0, atol=1e-6 * np.abs(a).sum())
+
+
+@pytest.mark.parametrize("offset", [0, 2, 6, 1])
+def test_half_sources_and_odd_addresses_peel_correctly(offset):
+    # float16 elements are 2 bytes; an odd address never reaches a boundary: no peel at all
+    a = np.random.default_rng(5).random((3, 5000)).astype(np.float16)
+    x = make(Op.CAST, (leaf(a),), dt.float32)
+    out = make(Op.SUM, (x,), (1,))
+    got = np.empty((3, 1), np.float32)
+    program_of(out)(got, [at_offset(a, offset).reshape(-1)])
+    np.testing.assert_allclose(got[:, 0], a.astype(np.float64).sum(1), rtol=1e-6)
