@@ -258,10 +258,8 @@ def scatter_add_node(shape: tuple, axis: int, idx: Node, values: Node) -> Node:
     size = shape[axis]
     I = idx.shape
     r = len(I)
-    # negative indices count from the end, as GATHER reads them
-    wrapped = _where(make(Op.CMPLT, (idx, like(0, idx))), _add(idx, like(size, idx)), idx)
     wide = I + (size,)
-    col = make(Op.EXPAND, (make(Op.RESHAPE, (wrapped,), I + (1,)),), wide)
+    col = make(Op.EXPAND, (make(Op.RESHAPE, (idx,), I + (1,)),), wide)
     ramp = make(Op.EXPAND, (make(Op.RESHAPE, (iota(size, idx.dtype),), (1,) * r + (size,)),), wide)
     hit = make(Op.CMPEQ, (col, ramp))
     vals = make(Op.EXPAND, (make(Op.RESHAPE, (values,), I + (1,)),), wide)

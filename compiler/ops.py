@@ -276,6 +276,11 @@ class IntegerDivisionByZero(RuntimeError, ZeroDivisionError):
     it is also a ZeroDivisionError, as Python's own `1 // 0` is."""
 
 
+class IndexOutOfBounds(IndexError, RuntimeError):
+    """A GATHER index out of range, found when the graph runs. PyTorch raises IndexError for
+    indexing, index_select and embedding, RuntimeError for gather and scatter: it is both."""
+
+
 def _np_idiv(xs, n):
     a, b = xs
     if n.dtype is dt.bool_:
@@ -299,11 +304,11 @@ def _np_gather(xs, n):
     src, idx = xs
     axis = n.arg
     size = src.shape[axis]
-    if idx.size and (idx.min() < -size or idx.max() >= size):
-        raise IndexError(f"index {int(idx.max() if idx.max() >= size else idx.min())} is out of bounds "
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise IndexOutOfBounds(f"index {int(idx.max() if idx.max() >= size else idx.min())} is out of bounds "
                          f"for dimension {axis} with size {size}")
     sl = tuple(slice(0, d) if k != axis else slice(None) for k, d in enumerate(idx.shape))
-    return np.take_along_axis(src[sl], np.where(idx < 0, idx + size, idx).astype(np.int64), axis=axis)
+    return np.take_along_axis(src[sl], idx.astype(np.int64), axis=axis)
 
 
 def _cast(x, dtype):
@@ -366,7 +371,7 @@ _row(Op.SHRINK, 1, _shrink_shape, _first,
      lambda x, n: x[0][tuple(slice(b, e) for b, e in n.arg)], "sub-box ((begin, end) per axis)")
 _row(Op.FLIP, 1, _flip_shape, _first, lambda x, n: np.flip(x[0], n.arg), "reverse arg axes")
 _row(Op.GATHER, 2, _gather_shape, _gather_dtype, _np_gather,
-     "out[..i..] = src[.., idx[..i..], ..] along axis arg (torch.gather)")
+     "out[..i..] = src[.., idx[..i..], ..] along axis arg, 0 <= idx < size (torch.gather)")
 _row(Op.CONTIGUOUS, 1, _same_shape, _first,
      lambda x, n: np.ascontiguousarray(x[0]), "materialize in a fresh buffer")
 

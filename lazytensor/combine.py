@@ -20,6 +20,7 @@ from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node
 from lazytensor.compiler.ops import Op, make
 from lazytensor.creation import iota
+from lazytensor.indexing import count_from_end
 from lazytensor.tensor import (Tensor, _torch_name, assign, broadcast_shapes, cast_node, const, expand_node,
                                is_scalar, make_view, normalize_dim, wrap)
 
@@ -420,7 +421,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """gather along `dim` after broadcasting input and indices in the other dims (flat when dim is None)."""
-    if dim is None:
+    if dim is None:  # torch's flat path is gather's: no negative indices, int32 taken too
         flat_in = shape_ops.reshape(input, (-1,))
         return gather(flat_in, 0, shape_ops.reshape(indices, (-1,)))
     if input.ndim != indices.ndim:
@@ -435,7 +436,9 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     out_shape = broadcast_shapes(tuple(in_sizes), tuple(indices.shape))
     src_shape = out_shape[:d] + (input.shape[d],) + out_shape[d + 1:]
     src = shape_ops.broadcast_to(input, src_shape)
-    return gather(src, d, shape_ops.broadcast_to(indices, out_shape))
+    # unlike gather, take_along_dim counts negative indices from the end (as numpy's does)
+    index = shape_ops.broadcast_to(indices, out_shape)
+    return gather(src, d, wrap(count_from_end(index.node, input.shape[d])))
 
 
 # ---- masking and triangles ----

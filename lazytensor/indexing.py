@@ -66,6 +66,18 @@ def _iota(n: int) -> Node:
     return creation.iota(n, dt.int64).node
 
 
+def count_from_end(idx: Node, size: int) -> Node:
+    """Python's negative indices over `size` positions: `idx + size` where -size <= idx < 0, the
+    rest as given. GATHER itself takes 0 <= idx < size only (torch.gather and index_select refuse
+    negative indices, indexing and take count them from the end) and names an index still out of
+    range as the user wrote it."""
+    shape = idx.shape
+    shifted = make(Op.ADD, (idx, const(size, idx.dtype, shape)))
+    negative = make(Op.CMPLT, (idx, const(0, idx.dtype, shape)))
+    reaches = make(Op.NOT, (make(Op.CMPLT, (shifted, const(0, idx.dtype, shape))),))
+    return make(Op.WHERE, (make(Op.AND, (negative, reaches)), shifted, idx))
+
+
 def _host_values(t: Tensor) -> np.ndarray | None:
     """The tensor's values when they are stored already (reading them flushes nothing), else None."""
     base = t._base if t._base is not None else t
@@ -435,16 +447,16 @@ def _layout(shape: tuple, adv: list, *, allow_raw: bool) -> _Layout:
             lin = lin * size + a.host
         return _Layout(shape, dims, rest, index_shape, lin.reshape(-1))
     if len(adv) == 1 and allow_raw:
-        # a read may use one lazy index as it is: GATHER counts negatives from the end and checks bounds
-        return _Layout(shape, dims, rest, index_shape, _reshape(adv[0].node, (b,)))
+        # a read may use one lazy index as it is (GATHER checks the bounds)
+        return _Layout(shape, dims, rest, index_shape, count_from_end(_reshape(adv[0].node, (b,)), sizes[0]))
     lin = None
     stride = 1
     for a, size in reversed(list(zip(adv, sizes))):
         if a.host is not None:
             part = _host_node(a.host)
         else:
-            # a GATHER from 0..size-1 makes negative indices positive and checks the bounds
-            flat = _reshape(a.node, (_prod(a.shape),))
+            # a GATHER from 0..size-1 checks the bounds (raising at flush, as torch does)
+            flat = count_from_end(_reshape(a.node, (_prod(a.shape),)), size)
             part = _reshape(make(Op.GATHER, (_iota(size), flat), 0), a.shape)
         part = expand_node(part, index_shape)
         if stride != 1:
@@ -720,7 +732,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
             raise IndexError(f"out of range: tried to access index {int(bad.flat[0])} on a tensor of {n} elements.")
         idx = _host_node(np.where(host < 0, host + n, host).reshape(-1))
     else:
-        idx = _reshape(index.node, (index.numel(),))
+        idx = count_from_end(_reshape(index.node, (index.numel(),)), n)
     out = make(Op.GATHER, (_reshape(input.node, (n,)), idx), 0)
     return wrap(_reshape(out, tuple(index.shape)))
 

@@ -70,13 +70,11 @@ def _gather(r: "Renderer", n: Node, idx) -> str:
         slot = r.gather_slot[id(n)] = r.err_size
         r.err_size += 3
         r.gathers.append((r.site(n, axis=axis, size=size), slot))
-    j = r.val(f"select i1 {r.val(f'icmp slt i64 {raw}, 0')}, i64 {r.val(f'add i64 {raw}, {size}')}, "
-              f"i64 {raw}")
-    bad = r.val(f"or i1 {r.val(f'icmp slt i64 {j}, 0')}, {r.val(f'icmp sge i64 {j}, {size}')}")
+    bad = r.val(f"icmp uge i64 {raw}, {size}")  # unsigned: a negative index is out of range too
     r._note_bad_index(bad, slot, raw)
     if size == 0 or src.size == 0:
         return literal(0, n.dtype)
-    j = r.val(f"select i1 {bad}, i64 0, i64 {j}")  # keep the load in bounds; the runtime raises
+    j = r.val(f"select i1 {bad}, i64 0, i64 {raw}")  # keep the load in bounds; the runtime raises
     src_idx = list(idx)
     src_idx[axis] = j
     return r.render(src, src_idx)

@@ -343,6 +343,43 @@ def test_gather_0d_and_errors_at_flush():
         lt.gather(lt.zeros(3, 4), 0, lt.tensor([[5, 0]])).numpy()
 
 
+@pytest.mark.parametrize("op", ["gather", "index_select", "scatter", "embedding"])
+def test_negative_indices_are_refused_where_torch_refuses_them(op):
+    # gather, index_select, scatter and embedding take 0 <= index < size; torch raises RuntimeError
+    # for some and IndexError for others: IndexOutOfBounds is both, raised at the next observation
+    x = lt.arange(12.0).reshape(3, 4)
+    calls = {"gather": lambda L, t, i: L.gather(t, 1, i.reshape(3, 1)),
+             "index_select": lambda L, t, i: L.index_select(t, 0, i),
+             "scatter": lambda L, t, i: t.scatter(1, i.reshape(3, 1), 5.0),
+             "embedding": lambda L, t, i: L.nn.functional.embedding(i, t)}
+    index = lt.tensor([0, -1, 1])
+    out = calls[op](lt, x, index)
+    for cls in (IndexError, RuntimeError):
+        with pytest.raises(cls, match="index -1 is out of bounds"):
+            out.numpy()
+    if torch is not None:
+        with pytest.raises((IndexError, RuntimeError), match="out of"):
+            calls[op](torch, to_torch(x), torch.tensor([0, -1, 1]))
+
+
+def test_take_along_dim_and_indexing_count_negative_indices_from_the_end():
+    x, a = make_input(np.random.default_rng(3), (3, 4), layout="strided")
+    idx = np.array([[-1, 0], [-4, 3], [2, -2]])
+    for index in (lt.tensor(idx), lt.tensor(idx) + 0):  # stored and pending indices
+        both(lambda L, t, i: L.take_along_dim(t, i, 1), x, index,
+             expected_np=np.take_along_axis(a, idx % 4, 1))
+        with pytest.raises(IndexError, match="index -4 is out of bounds"):  # flat: as gather
+            lt.take_along_dim(x, index.reshape(-1)).numpy()
+    rows = np.array([-1, -3, 2, 0])
+    np.testing.assert_array_equal(x[lt.tensor(rows) + 0].numpy(), a[rows])
+    np.testing.assert_array_equal(x[lt.tensor(rows) + 0, lt.tensor([-4, 1, -1, 3]) + 0].numpy(),
+                                  a[rows, [-4, 1, -1, 3]])
+    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 1 with size 4"):
+        lt.take_along_dim(x, lt.tensor([[-5]]) + 0, 1).numpy()  # beyond -size: named as written
+    with pytest.raises(IndexError, match="index -4 is out of bounds"):
+        x[lt.tensor([-4]) + 0].numpy()
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_index_select_random(layout):
     rng = np.random.default_rng(seed(layout, "index_select"))
