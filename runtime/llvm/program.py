@@ -1,8 +1,11 @@
 """The program: a compiled kernel as a callable, and the errors its kernel reports.
 
-A ctypes call releases the GIL for its duration, so threads run slices of one kernel (`start`,
-`end` over its split loop) in parallel (threads.py). A full reduction instead splits its first
-reduced axis: each thread stores a partial accumulator and `_fin` combines them.
+A big kernel runs in parts (`start`, `end` over its split loop) on every core, through the
+native thread pool (threads.py): a launch is one ctypes call over a task table made once per
+program and part count (`_Launch`); a call only writes its buffers' addresses into the parts'
+argument arrays. A full reduction instead splits its first reduced axis: each part stores a
+partial accumulator and `_fin` combines them. A kernel that can flag errors gets an err array per
+part, merged after the launch.
 """
 from __future__ import annotations
 
@@ -10,13 +13,21 @@ import ctypes
 
 import numpy as np
 
-from lazytensor.compiler.ops import IntegerDivisionByZero
+from lazytensor.compiler.ops import IndexOutOfBounds, IntegerDivisionByZero
 
 from . import threads
 from .lowering import ERR_IDIV, ERR_MOD
 from .renderer import Rendered
 
 _INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+
+
+def _address(a: np.ndarray) -> int:
+    """The address of `a`'s first element (what `a.ctypes.data` says, in a fifth of its ~1 us)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):  # read-only, empty or not contiguous
+        return a.ctypes.data
 
 
 class Program:
@@ -38,8 +49,11 @@ class Program:
         self.partial = rendered.partial
         self.from_disk = False  # loaded from the disk cache rather than compiled (LT_DEBUG=1)
         self._no_errors = self.fresh_errors()  # the err array of a kernel that flags nothing
+        self._no_errors_ptr = self._no_errors.ctypes.data
+        self._launches: dict[int, _Launch] = {}  # parts -> its launch (threads.MIN_PARALLEL_WORK)
+        self._flags = bool(rendered.gathers or rendered.divisions)  # may flag errors
         if self.partial is not None:
-            self.part_fn = ctypes.CFUNCTYPE(None, *ranged)(addresses[self.name + "_part"])
+            self.part_address = addresses[self.name + "_part"]
             fin = [ctypes.c_void_p] * (rendered.n_inputs + 3) + [ctypes.c_int64]
             self.fin_fn = ctypes.CFUNCTYPE(None, *fin)(addresses[self.name + "_fin"])
 
@@ -53,40 +67,34 @@ class Program:
     def __call__(self, out: np.ndarray, inputs: list[np.ndarray], kernel=None) -> None:
         """Run the kernel writing `out` from `inputs`; raise what the kernel flagged (naming the
         source lines of `kernel`, the Kernel being run, when given)."""
-        ptrs = [a.ctypes.data for a in inputs]
-        out_ptr = out.ctypes.data
-        if self.partial is not None and self.work >= threads.MIN_PARALLEL_WORK:
-            self._reduce_in_parts(out_ptr, ptrs, kernel)
+        ptrs = [_address(a) for a in inputs]
+        out_ptr = _address(out)
+        n = threads.workers() if self.work >= threads.MIN_PARALLEL_WORK else 1
+        launch = (self._launches.get(n) or self._prepare(n)) if n > 1 else None
+        if launch is None or launch.nparts <= 1:  # all on the calling thread
+            if not self._flags:
+                self.fn(out_ptr, *ptrs, self._no_errors_ptr, 0, self.outer)
+                return
+            err = self.fresh_errors()
+            self.fn(out_ptr, *ptrs, err.ctypes.data, 0, self.outer)
+            if err.any():
+                self.check(err, kernel)
             return
-        if not (self.rendered.gathers or self.rendered.divisions):
-            # nothing can flag an error: every slice gets the same untouched err array
-            fn, err_ptr = self.fn, self._no_errors.ctypes.data
-            threads.parallel_for(lambda i, start, end: fn(out_ptr, *ptrs, err_ptr, start, end),
-                                 self.outer, self.work)
-            return
-        errs: dict[int, np.ndarray] = {}
+        with threads.lock:  # the launch's tables are this program's, shared by all threads
+            launch.fill(out_ptr, ptrs)
+            threads.run(launch.address, launch.nparts)
+            if launch.partials is not None:  # a full reduction: combine the parts' partials
+                self.fin_fn(out_ptr, *ptrs, self._no_errors_ptr, launch.partials_ptr,
+                            launch.nparts)
+            elif launch.errs is not None:
+                err = self._merge(list(launch.errs))
+                if err.any():
+                    self.check(err, kernel)
 
-        def part(i: int, start: int, end: int) -> None:
-            err = errs[i] = self.fresh_errors()
-            self.fn(out_ptr, *ptrs, err.ctypes.data, start, end)
-
-        threads.parallel_for(part, self.outer, self.work)
-        err = self._merge(list(errs.values()))
-        if err.any():
-            self.check(err, kernel)
-
-    def _reduce_in_parts(self, out_ptr: int, ptrs: list, kernel) -> None:
-        """A full reduction on all cores: partial accumulators per slice, then `_fin`."""
-        parts = threads.chunks(self.part_total, threads.workers())
-        partials = np.empty(max(len(parts), 1), dtype=np.int64)  # 8-byte slots (renderer)
-        base, step = partials.ctypes.data, 8
-        err = self.fresh_errors()  # no error-flagging op here (renderer.render_module)
-
-        def part(i: int, start: int, end: int) -> None:
-            self.part_fn(base + i * step, *ptrs, err.ctypes.data, start, end)
-
-        n = threads.parallel_for(part, self.part_total, self.work)
-        self.fin_fn(out_ptr, *ptrs, err.ctypes.data, base, n)
+    def _prepare(self, n: int) -> "_Launch":
+        """The launch of this kernel in (at most) `n` parts, made once per `n`."""
+        launch = self._launches[n] = _Launch(self, n)
+        return launch
 
     def _merge(self, errs: list[np.ndarray]) -> np.ndarray:
         """One err array from each slice's: flags or-ed, gather index extremes kept."""
@@ -106,7 +114,7 @@ class Program:
             if err[slot]:
                 axis, size = site.axis, site.size
                 bad = int(err[slot + 1]) if err[slot + 1] >= size else int(err[slot + 2])
-                raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size "
+                raise IndexOutOfBounds(f"index {bad} is out of bounds for dimension {axis} with size "
                                  f"{size} (in GATHER built at {site.location(kernel)})")
         for bit, what in ((ERR_IDIV, "division"), (ERR_MOD, "modulo")):
             if err[0] & bit:
@@ -114,3 +122,58 @@ class Program:
                 where = next((s for s in self.rendered.divisions if s.op == op), None)
                 loc = where.location(kernel) if where is not None else "<unknown>"
                 raise IntegerDivisionByZero(f"ZeroDivisionError: integer {what} by zero (in {op} built at {loc})")
+
+
+class _Launch:
+    """A program split into parts, ready to launch: the task table (threads.task_table) and each
+    part's argument array `[out, inputs.., err]`, filled in per call under threads.lock.
+
+    - a kernel that flags nothing: one argument array shared by all parts;
+    - one that flags errors: an array per part, each with its own err array (`errs`);
+    - a full reduction (`_part` functions): an array per part, each writing its own 8-byte slot
+      of `partials` (the renderer's slot size), combined by `_fin`."""
+
+    def __init__(self, prog: Program, n: int):
+        split = prog.part_total if prog.partial is not None else prog.outer
+        parts = threads.chunks(split, n)
+        self.nparts = len(parts)
+        self.n_inputs = prog.rendered.n_inputs
+        self.width = width = self.n_inputs + 2
+        self.errs = self.partials = None
+        self._fresh = None
+        rows = self.nparts if (prog._flags or prog.partial is not None) else 1
+        self.args = (ctypes.c_int64 * (rows * width))()
+        base = ctypes.addressof(self.args)
+        fn = prog.address
+        if prog.partial is not None:
+            fn = prog.part_address
+            self.partials = np.zeros(max(self.nparts, 1), dtype=np.int64)
+            self.partials_ptr = self.partials.ctypes.data
+            for i in range(rows):
+                self.args[i * width] = self.partials_ptr + 8 * i
+                self.args[i * width + width - 1] = prog._no_errors_ptr
+        elif prog._flags:
+            self._fresh = prog.fresh_errors()
+            self.errs = np.empty((self.nparts, prog.rendered.err_size), dtype=np.int64)
+            for i in range(rows):
+                self.args[i * width + width - 1] = self.errs[i].ctypes.data
+        else:
+            self.args[width - 1] = prog._no_errors_ptr
+        self.rows = rows
+        self.tasks = threads.task_table(threads.trampoline(width), fn,
+                                        [base + 8 * width * min(i, rows - 1)
+                                         for i in range(self.nparts)], parts)
+        self.address = self.tasks.ctypes.data
+
+    def fill(self, out_ptr: int, ptrs: list[int]) -> None:
+        """Write this call's buffers into the argument arrays (and reset the err arrays)."""
+        args, width, n = self.args, self.width, self.n_inputs
+        if self.partials is not None:  # each part writes its own partial: inputs only
+            for i in range(self.rows):
+                args[i * width + 1:i * width + 1 + n] = ptrs
+            return
+        row = [out_ptr, *ptrs]
+        for i in range(self.rows):
+            args[i * width:i * width + n + 1] = row
+        if self.errs is not None:
+            self.errs[:] = self._fresh

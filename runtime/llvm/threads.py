@@ -1,90 +1,74 @@
-"""The thread pool that runs slices of one kernel on every core.
+"""The thread pool that runs parts of one kernel on every core.
 
-A ctypes call releases the GIL for its duration, so plain threads run compiled kernels in
-parallel. Worker `i` is pinned to the i-th core this process may use and always runs slice `i` of
-a split kernel: a kernel run twice over the same data then finds each slice in the cache of the
-core that read it last time (on a machine whose cores have separate L3 caches, a 64 MiB array
-split in two fits the two caches; unpinned threads that swap cores between calls miss both).
-The calling thread is never pinned (it is the user's); for a big kernel (PINNED_WORK) it hands
-every slice to the workers and waits, for a smaller one it runs slice 0 itself (a worker's wake-up
-costs more than the cache misses there). The pool is made on first use and rebuilt in a forked
-child (a DataLoader worker inherits the parent's pool object but none of its threads).
+A launch is a table of tasks, one a part: `(trampoline, kernel, args, start, end)` (pool.py) —
+the kernel runs `start..end` of its split loop with the pointers in `args`. `run(tasks, nparts)`
+runs parts 0..nparts-1 at once and returns when all are done; launches are serialized by `lock`
+(the caller holds it while it fills its task and argument tables and runs them).
+
+Worker `i` is pinned to the i-th core this process may use and always runs part `i` of a split
+kernel: a kernel run twice over the same data then finds each part in the cache of the core that
+read it last time (on a machine whose cores have separate L3 caches, a 64 MiB array split in two
+fits the two caches; unpinned threads that swap cores between calls miss both). The calling
+thread is never pinned (it is the user's): it runs the part of the core it is on at launch, and
+that core's worker stays asleep, so each part still runs on its core and no worker competes with
+the caller for a core.
+
+POOL says which pool this platform runs:
+- "native" (Linux on x86_64 or aarch64): the pool of pool.py. Workers are Python threads that call
+  a native loop once and never come back (so they never hold the GIL); a launch is one ctypes
+  call that hands the tasks over through shared memory and futexes. Idle workers spin for
+  SPIN_US after their last task (the kernels of one flush come microseconds apart), then sleep
+  on a futex and use no CPU. Launching an empty kernel in two parts costs ~0.7 us when the
+  worker spins; waking a sleeping one costs ~10-15 us on a 2-core VM (the futex wake-up's
+  inter-processor interrupt goes through the hypervisor), and the caller meanwhile runs its own
+  part, then takes the worker's if it has not started.
+- "python" (no futex: other systems): a worker thread per part fed through `queue.SimpleQueue`,
+  each task run by a ctypes call; the calling thread runs part 0. Tens of microseconds a launch.
+
+The pool is made on first use and rebuilt in a forked child (a DataLoader worker inherits the
+parent's pool object but none of its threads).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import threading
+import time
 from typing import Callable
 
-# Below this many iterations (elements visited) a kernel runs on the calling thread: handing a
-# slice to a worker costs tens of microseconds.
-MIN_PARALLEL_WORK = 1 << 16
-# From this many elements visited on, every slice runs on its pinned worker (see the module doc).
-PINNED_WORK = 1 << 22
+import numpy as np
 
-_lock = threading.Lock()
-_workers: list["_Worker"] = []
+from . import pool as native
+
+POOL = "native" if native.NATIVE else "python"
+# Below this many iterations (elements visited) a kernel runs on the calling thread alone.
+# Measured on an elementwise kernel (2-core VM): split in two it wins from 2^14 elements when
+# the worker spins, but only from ~2^17 when it must be woken from sleep.
+MIN_PARALLEL_WORK = 1 << 16
+SPIN_US = 100  # how long an idle worker polls for its next task before it sleeps
+CALLER_SPIN_US = 100  # how long the caller polls for the workers' end before it sleeps
+
+lock = threading.Lock()  # held for a whole launch: filling its tables, running, reading results
+_pool: "_NativePool | _PythonPool | None" = None
+_cores: list[int] | None = None
+
+
+def _affinity() -> list[int]:
+    """The cores this process may use (empty where the system cannot say), read once: the pool's
+    workers are pinned to them."""
+    global _cores
+    if _cores is None:
+        try:
+            _cores = sorted(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            _cores = []
+    return _cores
 
 
 def workers() -> int:
-    """How many threads a kernel is split across (the cores this process may use)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _cores() -> list[int]:
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        return []
-
-
-class _Worker:
-    """A daemon thread pinned to one core, running the tasks put on its queue in order."""
-
-    def __init__(self, index: int, core: int | None):
-        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, args=(core,), daemon=True,
-                                       name=f"lt-kernel-{index}")
-        self.thread.start()
-
-    def _loop(self, core: int | None) -> None:
-        if core is not None:
-            try:
-                os.sched_setaffinity(0, {core})  # 0: this thread only (Linux)
-            except OSError:  # the core was taken away meanwhile: run unpinned
-                pass
-        while True:
-            fn, args, done = self.tasks.get()
-            try:
-                fn(*args)
-                done.put(None)
-            except BaseException as e:  # handed to the caller, raised there
-                done.put(e)
-
-
-def _get_workers(n: int) -> list[_Worker]:
-    """The first `n` workers, made on first use."""
-    if len(_workers) < n:
-        with _lock:
-            cores = _cores()
-            while len(_workers) < n:
-                i = len(_workers)
-                _workers.append(_Worker(i, cores[i % len(cores)] if cores else None))
-    return _workers[:n]
-
-
-def _after_fork_in_child() -> None:
-    # the child has the parent's worker objects but not their threads: forget both and the lock
-    global _workers, _lock
-    _workers = []
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    """How many parts a kernel is split into (the cores this process may use)."""
+    return len(_affinity()) or os.cpu_count() or 1
 
 
 def chunks(total: int, parts: int) -> list[tuple[int, int]]:
@@ -94,30 +78,167 @@ def chunks(total: int, parts: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]
 
 
+def trampoline(n: int) -> int:
+    """The address of the trampoline of kernels with `n` pointer arguments (pool.py)."""
+    return native.trampoline(n)
+
+
+def task_table(tramp: int, fn: int, args: list[int], parts: list[tuple[int, int]]) -> np.ndarray:
+    """The tasks of a launch: part i runs `fn` through `tramp` over parts[i] with the argument
+    array at address args[i]."""
+    return np.array([(tramp, fn, a, s, e) for a, (s, e) in zip(args, parts)], dtype=np.int64)
+
+
+def run(tasks: int, nparts: int) -> int:
+    """Run the `nparts` tasks of the table at address `tasks`, one a thread, and return when all
+    are done; returns the part the calling thread ran. The caller holds `lock`."""
+    p = _pool
+    if p is None or p.size < nparts:
+        p = _grow(nparts)
+    return p.run(tasks, nparts)
+
+
+def _pin(core: int | None) -> None:
+    if core is not None:
+        try:
+            os.sched_setaffinity(0, {core})  # 0: this thread only (Linux)
+        except OSError:  # the core was taken away meanwhile: run unpinned
+            pass
+
+
+class _NativePool:
+    """The futex pool of pool.py: its shared state and worker threads."""
+
+    def __init__(self, capacity: int):
+        fns = native.support()
+        self.state = native.State(capacity)
+        self.size = 0  # workers started
+        self._worker = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(fns["lt_worker"])
+        self._run = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_int32)(fns["lt_run"])
+        self.address = self.state.address
+        per_pause = _pause_seconds(ctypes.CFUNCTYPE(None, ctypes.c_int64)(fns["lt_spin"]))
+        self.state.spins[:] = (int(SPIN_US * 1e-6 / per_pause),
+                               int(CALLER_SPIN_US * 1e-6 / per_pause))
+
+    def grow(self, n: int, cores: list[int]) -> None:
+        """Start workers up to `n`."""
+        if n > self.state.capacity:
+            raise RuntimeError(f"a kernel split into {n} parts: the pool holds at most "
+                               f"{self.state.capacity}")
+        while self.size < n:
+            i = self.size
+            core = cores[i % len(cores)] if cores else None
+            if core is not None and core < native.CPU_TABLE and self.state.core_part[core] < 0:
+                self.state.core_part[core] = i  # the caller on this core runs part i
+            threading.Thread(target=self._loop, args=(i, core), daemon=True,
+                             name=f"lt-kernel-{i}").start()
+            self.size += 1
+
+    def _loop(self, i: int, core: int | None) -> None:
+        _pin(core)
+        self._worker(self.address, i)  # never returns
+
+    def run(self, tasks: int, nparts: int) -> int:
+        """lt_run: see the module doc of pool.py."""
+        return self._run(self.address, tasks, nparts)
+
+
+def _pause_seconds(spin) -> float:
+    """Seconds one `pause` takes here (from 20000 of them; best of 3)."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        spin(20000)
+        best = min(best, time.perf_counter() - t)
+    return max(best / 20000, 1e-10)
+
+
+class _PythonPool:
+    """Worker threads fed through queues, each task a ctypes call (platforms without futex)."""
+
+    def __init__(self):
+        self._run_task = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(native.support()["lt_run_task"])
+        self._queues: list[queue.SimpleQueue] = []
+        self.size = 0
+
+    def grow(self, n: int, cores: list[int]) -> None:
+        """Start workers up to `n`."""
+        while self.size < n:
+            i = self.size
+            q: queue.SimpleQueue = queue.SimpleQueue()
+            self._queues.append(q)
+            threading.Thread(target=self._loop, args=(q, cores[i % len(cores)] if cores else None),
+                             daemon=True, name=f"lt-kernel-{i}").start()
+            self.size += 1
+
+    def _loop(self, tasks: queue.SimpleQueue, core: int | None) -> None:
+        _pin(core)
+        while True:
+            task, done = tasks.get()
+            self._run_task(task)
+            done.put(None)
+
+    def run(self, tasks: int, nparts: int) -> int:
+        """Parts 1.. on their workers, part 0 here; returns 0."""
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        step = 8 * native.TASK
+        for i in range(1, nparts):
+            self._queues[i].put((tasks + i * step, done))
+        self._run_task(tasks)
+        for _ in range(nparts - 1):
+            done.get()
+        return 0
+
+
+def _grow(n: int) -> "_NativePool | _PythonPool":
+    """The pool, made on first use, with at least `n` workers (the caller holds `lock`)."""
+    global _pool
+    if _pool is None:
+        _pool = _NativePool(max(256, 4 * (os.cpu_count() or 1))) if POOL == "native" \
+            else _PythonPool()
+    _pool.grow(n, _affinity())
+    return _pool
+
+
+def _after_fork_in_child() -> None:
+    # the child has the parent's pool object but not its threads: forget both, and the lock
+    # (another thread of the parent may have held it)
+    global _pool, lock
+    _pool = None
+    lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
+
+
 def parallel_for(fn: Callable[[int, int, int], None], total: int, work: int) -> int:
-    """Run `fn(part, start, end)` over the chunks of `0..total`, on all cores when `work`
-    (elements visited) is worth it; returns the number of parts. Part `i` runs on worker `i`
-    (pinned: see the module doc), except that below PINNED_WORK the calling thread runs part 0;
-    a single part runs on the calling thread."""
+    """Run the Python function `fn(part, start, end)` over the chunks of `0..total`, on all cores
+    when `work` (elements visited) is worth it; returns the number of parts. The first error a
+    part raises is raised once every part has ended. (Kernels launch through `run` without
+    Python in between; this is for Python code, each part holding the GIL while it runs.)"""
     n = workers() if work >= MIN_PARALLEL_WORK else 1
     parts = chunks(total, n)
     if len(parts) <= 1:
         fn(0, 0, total)
         return 1
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    mine = work < PINNED_WORK  # the calling thread runs part 0
-    for i, (w, (s, e)) in enumerate(zip(_get_workers(len(parts)), parts)):
-        if i or not mine:
-            w.tasks.put((fn, (i, s, e), done))
-    error = None
-    if mine:
+    errors: dict[int, BaseException] = {}
+
+    def part(i: int, _: int | None, start: int, end: int) -> None:
         try:
-            fn(0, *parts[0])
-        except BaseException as e:  # wait for the workers before raising
-            error = e
-    for _ in range(len(parts) - mine):
-        e = done.get()
-        error = error or e
-    if error is not None:
-        raise error
+            fn(i, start, end)
+        except BaseException as e:  # a ctypes callback cannot raise: handed to the caller
+            errors[i] = e
+
+    callback = _CALLBACK(part)
+    args = np.array([(i, 0) for i in range(len(parts))], dtype=np.int64)  # (part, unused)
+    base = args.ctypes.data
+    tasks = task_table(trampoline(2), ctypes.cast(callback, ctypes.c_void_p).value,
+                       [base + 16 * i for i in range(len(parts))], parts)
+    with lock:
+        run(tasks.ctypes.data, len(parts))
+    if errors:
+        raise errors[min(errors)]
     return len(parts)
