@@ -1,19 +1,31 @@
 """Matrix products: a SUM(MUL(a, b)) kernel rendered as a packed, register-tiled loop nest.
 
-lazytensor/linalg.py builds every product as SUM over the last axis of MUL(a, b) with iteration
-shape (*batch, m, n, k), where `a` does not vary along n (an EXPAND of a (..., m, 1, k) view) and
-`b` does not vary along m. The generic renderer walks that as m*n dot products with strided loads;
-here it becomes, per slice of the split axis:
+A product is a SUM over one axis k of a MUL whose factors each stay constant along a kept axis:
+`a` along n, `b` along m (structurally: EXPANDs of size-1 axes under elementwise ops). Where k
+lies does not matter. lazytensor/linalg.py builds x @ w as (*batch, m, n, k) reduced over the
+last axis; backward builds the weight gradient g.T @ x as a SUM over the *first* axis of the
+forward's iteration shape (the batch), and the input gradient g @ w over the middle one; a user's
+`(a[:, :, None] * b[:, None, :]).sum(0)` is one too. `plan` finds the m, n and k axes (`_roles`;
+every other kept axis is a batch axis) and the generic renderer's m*n dot products with strided
+loads become, per slice of the split axis:
 
-    for each block of NB columns:  pack b[:, block] (any view, read through index expressions)
-                                   into micro-panels of NR columns: contiguous [k][NR] slabs
-        for each tile of MR rows, each micro-panel:
-            MR x NR accumulators (MR*NR/VL vectors, kept in registers) += a[r, p] * panel[p, :]
-            the tile goes through the kernel's elementwise epilogue (bias, relu, cast) to out
+    for each batch index, each block of NB columns:
+        pack b[:, block] (any view, read through index expressions) into micro-panels of NR
+            columns: contiguous [k][NR] slabs
+        for each group of G row tiles:
+            unless a runs along k in memory (x in x @ w: read in place), pack a[rows, :] into
+                contiguous [k][MR] strips, CHUNK values of k per row at a time (g.T in the
+                weight gradient g.T @ x: read in place, each k would touch another cache line)
+            for each tile of MR rows, each micro-panel:
+                MR x NR accumulators (MR*NR/VL vectors, kept in registers) += a[r, p] * panel[p, :]
+                the tile goes through the kernel's elementwise epilogue (bias, relu, cast, an
+                optimizer's update: whatever the fuse pass joins to the SUM) to out
 
 VL is the host's vector width in elements; accumulators have the product's dtype (float32
-products accumulate in float32 with fused multiply-adds, as BLAS does). The packed panel is
-malloc'ed per call (k * NB elements), so kernels with a huge k keep the generic loop (see `plan`).
+products accumulate in float32 with fused multiply-adds, as BLAS does). When the runtime splits
+the m axis across threads and a is small, each thread takes a slice of the columns instead (so
+b is packed once, not once per thread: see `render`). The packed panels are malloc'ed per call
+(k * NB and k * MR * G elements), so kernels with a huge k keep the generic loop (see `plan`).
 """
 from __future__ import annotations
 
@@ -26,12 +38,17 @@ from lazytensor.compiler.ir import Node
 from lazytensor.compiler.kernel import Kernel
 from lazytensor.compiler.ops import ELEMENTWISE, Op
 
+from . import threads
 from .lowering import ctype
 
 SUPPORTED = (dt.float32, dt.float64, dt.int32, dt.int64)
 MR = 6  # rows per register tile
 MAX_PANEL_BYTES = 32 << 20  # one k x NR micro-panel; beyond it the generic loop is used
 BLOCK_BYTES = 1 << 20  # target size of a packed block of columns (k x NB)
+GROUP_BYTES = 256 << 10  # target size of a packed group of rows (k x MR x group)
+MAX_GROUP = 16  # row tiles per group at most
+CHUNK = 8  # values of k per row in one pass of the pack of a (see `_pack_a`)
+SLICE_N_BYTES = 2 << 20  # threads split a bigger a (m x k) by rows (see `slice_columns`)
 
 
 def vector_bytes() -> int:
@@ -42,36 +59,129 @@ def vector_bytes() -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the matmul renderer needs: the reduction, the two factors and the tiling."""
+    """What the matmul renderer needs: the reduction, the two factors, the axes and the tiling."""
     red: Node
-    a: Node  # constant along the n axis
-    b: Node  # constant along the m axis
+    a: Node  # constant along the n axis (read once per row and k, broadcast across a tile row)
+    b: Node  # constant along the m axis (packed once, reused by every row)
+    m_axis: int  # rows of a register tile
+    n_axis: int  # columns: the packed, vectorized axis
+    k_axis: int  # the reduced axis
     vl: int  # lanes per vector
     nr: int  # columns per register tile (2 vectors)
     nb: int  # columns per packed block (a multiple of nr)
+    group: int  # row tiles per packed group of a
+    pack_a: bool  # a is packed (else read in place: it runs along k in memory, see `_runs_along`)
 
 
 def _constant_along(n: Node, axis: int, memo: dict) -> bool:
     """True when `n`'s value does not change along `axis` (structurally: size 1 there, or an
-    EXPAND of size 1 there under elementwise ops)."""
-    key = id(n)
-    if key not in memo:
-        if n.shape[axis] == 1 or n.op is Op.CONST:
-            memo[key] = True
-        elif n.op is Op.EXPAND:
-            memo[key] = n.srcs[0].shape[axis] == 1 or _constant_along(n.srcs[0], axis, memo)
-        elif n.op in ELEMENTWISE:
-            memo[key] = all(_constant_along(s, axis, memo) for s in n.srcs)
+    EXPAND of size 1 there under elementwise ops). A loop, not recursion: a factor may be a long
+    elementwise chain."""
+    stack = [(n, False)]
+    while stack:
+        m, ready = stack.pop()
+        if id(m) in memo:
+            continue
+        if m.shape[axis] == 1 or m.op is Op.CONST:
+            memo[id(m)] = True
+        elif m.op is Op.EXPAND and m.srcs[0].shape[axis] == 1:
+            memo[id(m)] = True
+        elif m.op is not Op.EXPAND and m.op not in ELEMENTWISE:
+            memo[id(m)] = False
+        elif ready:
+            memo[id(m)] = all(memo[id(s)] for s in m.srcs)
         else:
-            memo[key] = False
-    return memo[key]
+            stack.append((m, True))
+            stack.extend((s, False) for s in m.srcs if id(s) not in memo)
+    return memo[id(n)]
+
+
+def _flat(idx, shape) -> int:
+    flat = 0
+    for i, d in zip(idx, shape):
+        flat = flat * d + i
+    return flat
+
+
+def _runs_along(n: Node, axis: int) -> bool:
+    """True when every stored value `n` reads (through RESHAPE, PERMUTE, EXPAND and SHRINK views
+    under elementwise ops) lies one element further in memory for one step along `axis`
+    (probed at the origin): reading it in place along that axis walks memory contiguously. Only
+    a speed decision hangs on it (`render` packs the factor otherwise)."""
+    start = [0] * len(n.shape)
+    step = list(start)
+    step[axis] = 1
+    stack = [(n, start, step)]
+    while stack:
+        m, i0, i1 = stack.pop()
+        if m.op is Op.BUFFER:
+            if _flat(i1, m.shape) - _flat(i0, m.shape) != 1:
+                return False
+        elif m.op is Op.CONST:
+            continue
+        elif m.op in ELEMENTWISE:
+            stack.extend((s, i0, i1) for s in m.srcs)
+        elif m.op is Op.RESHAPE:
+            src = m.srcs[0].shape
+
+            def unflat(flat):
+                out = []
+                for d in reversed(src):
+                    out.append(flat % d if d else 0)
+                    flat = flat // d if d else 0
+                return out[::-1]
+            stack.append((m.srcs[0], unflat(_flat(i0, m.shape)), unflat(_flat(i1, m.shape))))
+        elif m.op is Op.PERMUTE:
+            j0, j1 = [0] * len(i0), [0] * len(i1)
+            for i, ax in enumerate(m.arg):
+                j0[ax], j1[ax] = i0[i], i1[i]
+            stack.append((m.srcs[0], j0, j1))
+        elif m.op is Op.EXPAND:
+            src = m.srcs[0].shape
+            stack.append((m.srcs[0], [0 if d == 1 else i for i, d in zip(i0, src)],
+                          [0 if d == 1 else i for i, d in zip(i1, src)]))
+        elif m.op is Op.SHRINK:
+            stack.append((m.srcs[0], [i + b for i, (b, _) in zip(i0, m.arg)],
+                          [i + b for i, (b, _) in zip(i1, m.arg)]))
+        else:
+            return False
+    return True
+
+
+def _roles(shape: tuple, k_axis: int, x: Node, y: Node) -> tuple | None:
+    """(a, b, m_axis, n_axis) for the factors `x`, `y` of a product reduced over `k_axis`, or None.
+
+    The n axis is a kept axis (longer than 1) along which one factor, `a`, is constant; the m
+    axis an earlier kept axis along which the other, `b`, is constant. Among the choices the
+    latest n axis wins (the output's innermost axis, so a tile row is stored contiguously), then
+    an m axis longer than 1, then the latest. Every other kept axis is a batch axis. Requiring
+    m before n keeps a matrix-vector product (m, 1, k) with the generic loop: read as the
+    product of the vector and the transposed matrix, the matrix would be packed for one use."""
+    kept = [d for d in range(len(shape)) if d != k_axis]
+    best = None
+    for a, b in ((x, y), (y, x)):
+        for n_axis in reversed(kept):
+            if shape[n_axis] < 2 or not _constant_along(a, n_axis, {}):
+                continue
+            ms = [d for d in kept if d < n_axis and _constant_along(b, d, {})]
+            if ms:
+                m_axis = max(ms, key=lambda d: (shape[d] > 1, d))
+                rank = (n_axis, shape[m_axis] > 1, m_axis)
+                if best is None or rank > best[0]:
+                    best = (rank, (a, b, m_axis, n_axis))
+                break
+    return None if best is None else best[1]
 
 
 def plan(kernel: Kernel, split_axis: int | None) -> Plan | None:
-    """The matmul plan of `kernel`, or None when it is not a product this renderer handles."""
+    """The matmul plan of `kernel`, or None when it is not a product this renderer handles: a
+    SUM over one axis (any position: x @ w reduces the last axis of its iteration shape, the
+    weight gradient g.T @ x of backward the first) of a MUL whose factors are each constant
+    along a kept axis (see `_roles`)."""
     shape = kernel.shape
-    if split_axis is None or len(shape) < 3 or kernel.reduce_axes != (len(shape) - 1,):
+    if split_axis is None or len(shape) < 3 or len(kernel.reduce_axes) != 1:
         return None
+    (k_axis,) = kernel.reduce_axes
     reds = kernel.reductions()
     if len(reds) != 1 or reds[0].op is not Op.SUM or reds[0].dtype not in SUPPORTED:
         return None
@@ -79,18 +189,14 @@ def plan(kernel: Kernel, split_axis: int | None) -> Plan | None:
     mul = red.srcs[0]
     if mul.op is not Op.MUL or mul.dtype is not red.dtype:
         return None
-    m_axis, n_axis = len(shape) - 3, len(shape) - 2
-    m, n, k = shape[-3:]
-    if k == 0 or n < 2:  # nothing to accumulate, or a matrix-vector product: generic loop
+    k = shape[k_axis]
+    if k == 0:  # nothing to accumulate
         return None
-    x, y = mul.srcs
-    mn, mm = {}, {}
-    if _constant_along(x, n_axis, mn) and _constant_along(y, m_axis, mm):
-        a, b = x, y
-    elif _constant_along(y, n_axis, mn) and _constant_along(x, m_axis, mm):
-        a, b = y, x
-    else:
+    roles = _roles(shape, k_axis, *mul.srcs)
+    if roles is None:
         return None
+    a, b, m_axis, n_axis = roles
+    n = shape[n_axis]
     size = red.dtype.itemsize
     vl = vector_bytes() // size
     nr = 2 * vl
@@ -98,7 +204,63 @@ def plan(kernel: Kernel, split_axis: int | None) -> Plan | None:
         return None
     panels = max(1, min(8, BLOCK_BYTES // (k * nr * size)))
     panels = min(panels, -(-n // nr))
-    return Plan(red, a, b, vl, nr, nr * panels)
+    group = max(1, min(MAX_GROUP, GROUP_BYTES // (k * MR * size)))
+    pack_a = k > 1 and not _runs_along(a, k_axis)
+    return Plan(red, a, b, m_axis, n_axis, k_axis, vl, nr, nr * panels, group, pack_a)
+
+
+def slice_columns(m: int, n: int, k: int, nr: int, vl: int, size: int, workers: int) -> bool:
+    """Whether threads should split a product's columns rather than its rows (see `render`).
+
+    A thread given rows packs all of b (k x n) for them; a thread given columns packs only its
+    micro-panels of b but runs every row. Packing costs about a cycle per element, the tiles
+    about 1 / (2 vl) (two fused multiply-adds of vl lanes a cycle): the cheaper slice per thread
+    wins. Columns also lose when a is large: every thread would stream all of it from memory for
+    each block of columns (measured on a 2-core Zen 5: 1024^3 float32, 4 MB of a, 5.9 ms per
+    thread by columns vs 5.3 by rows; m = 512, n = 512, k = 784 (1.6 MB), 1.03 vs 1.07 ms;
+    m = 64: 0.18 vs 0.25 ms). `workers` is the thread count the kernel is compiled for: a
+    kernel run on another count is still right, only its slices less even."""
+    if workers < 2 or m * k * size > SLICE_N_BYTES:
+        return False
+
+    def ceil(a: int, b: int) -> int:
+        return -(-a // b)
+    fma = 2 * vl
+    rows = ceil(ceil(m, workers), MR) * MR  # a thread's rows, in whole tiles
+    by_rows = k * n + rows * n * k / fma
+    panels = ceil(n, nr)
+    cols = ceil(panels, min(workers, panels)) * nr  # a thread's columns, in whole panels
+    by_cols = k * cols + ceil(m, MR) * MR * cols * k / fma
+    return by_cols < by_rows
+
+
+def _pack_a(r, p: Plan, idx: list, g0: str, gtiles: str, last_row: str, smin) -> None:
+    """Pack the rows g0 .. g0 + gtiles * MR of a as [tile][K][MR] at %ap: every micro-panel then
+    reads the tile's rows of a from one contiguous strip. For an a that does not run along k in
+    memory (g.T in the weight gradient g.T @ x: the next k is a whole row of memory away), read
+    in place each k would touch another cache line; the pack walks CHUNK values of k at a time
+    for each row, so it reads whole cache lines whether a runs along k or along m."""
+    shape = r.kernel.shape
+    m_axis, n_axis, k_axis = p.m_axis, p.n_axis, p.k_axis
+    K = shape[k_axis]
+    T = ctype(p.red.dtype)
+    pc = r.open_loop(0, -(-K // CHUNK))
+    t = r.open_loop(0, gtiles)
+    i = r.open_loop(0, MR)
+    tri = r.val(f"add i64 {r.val(f'mul i64 {t}, {MR}')}, {i}")
+    row = smin(r.val(f"add i64 {g0}, {tri}"), last_row)  # clamped: loads stay in range
+    p0 = r.val(f"mul i64 {pc}, {CHUNK}")
+    pk = r.open_loop(p0, smin(r.val(f"add i64 {p0}, {CHUNK}"), K))
+    r.memo = {}
+    a_idx = list(idx)
+    a_idx[m_axis], a_idx[n_axis], a_idx[k_axis] = row, 0, pk
+    tk = r.val(f"add i64 {r.val(f'mul i64 {t}, {K}')}, {pk}")
+    dst = r.val(f"add i64 {r.val(f'mul i64 {tk}, {MR}')}, {i}")
+    r.emit(f"store {T} {r.render(p.a, a_idx)}, ptr {r.val(f'getelementptr {T}, ptr %ap, i64 {dst}')}")
+    r.close_loop(pk)
+    r.close_loop(i)
+    r.close_loop(t)
+    r.close_loop(pc)
 
 
 def render(r, p: Plan) -> str:
@@ -107,7 +269,7 @@ def render(r, p: Plan) -> str:
     (out,) = k_.outputs
     shape = k_.shape
     nd = len(shape)
-    m_axis, n_axis, k_axis = nd - 3, nd - 2, nd - 1
+    m_axis, n_axis, k_axis = p.m_axis, p.n_axis, p.k_axis
     K = shape[k_axis]
     split = r.split_axis()
     T = ctype(p.red.dtype)
@@ -126,20 +288,56 @@ def render(r, p: Plan) -> str:
 
     idx: list = [0] * nd
     ivs = []
-    for d in range(m_axis):  # batch loops
+    for d in range(nd):  # batch loops, outermost
+        if d in (m_axis, n_axis, k_axis):
+            continue
         lo, hi = bounds(d)
         iv = r.open_loop(lo, hi)
         idx[d] = iv if shape[d] != 1 else 0
         ivs.append(iv)
     mlo, mhi = bounds(m_axis)
     nlo, nhi = bounds(n_axis)
+    if split == m_axis and slice_columns(shape[m_axis], shape[n_axis], K, NR, VL, size,
+                                         threads.workers()):
+        # The runtime slices the m axis (the first kept one) across threads, but then every
+        # thread packs all of b. Here a slice start..end of m stands for the same fraction of
+        # n's micro-panels instead, and every thread runs all rows over its own columns. (The
+        # choice is made once, here, so that every slice makes the same one.)
+        panels = -(-shape[n_axis] // NR)
+        M = shape[m_axis]
+        plo = r.val(f"sdiv i64 {r.val(f'mul i64 %start, {panels}')}, {M}")
+        phi = r.val(f"sdiv i64 {r.val(f'mul i64 %end, {panels}')}, {M}")
+        nlo = r.val(f"mul i64 {plo}, {NR}")
+        nhi = smin(r.val(f"mul i64 {phi}, {NR}"), shape[n_axis])
+        mlo, mhi = 0, M
     ncols = r.val(f"sub i64 {nhi}, {nlo}")
     nblocks = r.val(f"sdiv i64 {r.val(f'add i64 {ncols}, {NB - 1}')}, {NB}")
     jb = r.open_loop(0, nblocks)
     j0 = r.val(f"add i64 {nlo}, {r.val(f'mul i64 {jb}, {NB}')}")
     last_col = r.val(f"sub i64 {nhi}, 1")
     # ---- pack b[:, j0:j0+NB] as micro-panels [NB/NR][K][NR], zero past the last column ----
-    q = r.open_loop(0, NB // NR)
+    # Full panels first, their NR columns unrolled into whole vectors (the loop vectorizer
+    # would otherwise walk k with gathers and scatters); then at most one partial panel.
+    cols_left = r.val(f"sub i64 {nhi}, {j0}")
+    npanels = smin(r.val(f"sdiv i64 {r.val(f'add i64 {cols_left}, {NR - 1}')}, {NR}"), NB // NR)
+    nfull = smin(r.val(f"sdiv i64 {cols_left}, {NR}"), NB // NR)
+    q = r.open_loop(0, nfull)
+    jq = r.val(f"add i64 {j0}, {r.val(f'mul i64 {q}, {NR}')}")
+    pk = r.open_loop(0, K)
+    r.memo = {}
+    row = r.val(f"add i64 {r.val(f'mul i64 {q}, {K}')}, {pk}")
+    base = r.val(f"getelementptr {T}, ptr %bp, i64 {r.val(f'mul i64 {row}, {NR}')}")
+    for v in range(ncv):
+        vec = "poison"
+        for lane in range(VL):
+            b_idx = list(idx)
+            b_idx[m_axis], b_idx[n_axis], b_idx[k_axis] = 0, r.iadd(jq, v * VL + lane), pk
+            vec = r.val(f"insertelement {V} {vec}, {T} {r.render(p.b, b_idx)}, i64 {lane}")
+        r.emit(f"store {V} {vec}, ptr {r.val(f'getelementptr {T}, ptr {base}, i64 {v * VL}')}, "
+               f"align {size}")
+    r.close_loop(pk)
+    r.close_loop(q)
+    q = r.open_loop(nfull, npanels)
     pk = r.open_loop(0, K)
     c = r.open_loop(0, NR)
     r.memo = {}
@@ -156,15 +354,24 @@ def render(r, p: Plan) -> str:
     r.close_loop(c)
     r.close_loop(pk)
     r.close_loop(q)
-    # ---- row tiles x micro-panels ----
+    # ---- groups of G row tiles (a is packed per group: `_pack_a`) ----
+    G = p.group
     nrows = r.val(f"sub i64 {mhi}, {mlo}")
-    ntiles = r.val(f"sdiv i64 {r.val(f'add i64 {nrows}, {MR - 1}')}, {MR}")
-    it = r.open_loop(0, ntiles)
-    i0 = r.val(f"add i64 {mlo}, {r.val(f'mul i64 {it}, {MR}')}")
+    ngroups = r.val(f"sdiv i64 {r.val(f'add i64 {nrows}, {G * MR - 1}')}, {G * MR}")
+    grp = r.open_loop(0, ngroups)
+    g0 = r.val(f"add i64 {mlo}, {r.val(f'mul i64 {grp}, {G * MR}')}")
     last_row = r.val(f"sub i64 {mhi}, 1")
-    rows = [smin(r.val(f"add i64 {i0}, {i}"), last_row) for i in range(MR)]  # clamped: loads stay in range
-    cols_left = r.val(f"sub i64 {nhi}, {j0}")
-    npanels = smin(r.val(f"sdiv i64 {r.val(f'add i64 {cols_left}, {NR - 1}')}, {NR}"), NB // NR)
+    rows_left = r.val(f"sub i64 {mhi}, {g0}")
+    gtiles = smin(r.val(f"sdiv i64 {r.val(f'add i64 {rows_left}, {MR - 1}')}, {MR}"), G)
+    if p.pack_a:
+        _pack_a(r, p, idx, g0, gtiles, last_row, smin)
+    # ---- row tiles x micro-panels ----
+    it = r.open_loop(0, gtiles)
+    i0 = r.val(f"add i64 {g0}, {r.val(f'mul i64 {it}, {MR}')}")
+    if p.pack_a:
+        astrip = r.val(f"getelementptr {T}, ptr %ap, i64 {r.val(f'mul i64 {it}, {K * MR}')}")
+    else:  # read in place (it runs along k), from rows clamped so that the loads stay in range
+        rows = [smin(r.val(f"add i64 {i0}, {i}"), last_row) for i in range(MR)]
     q = r.open_loop(0, npanels)
     for i in range(MR):
         for v in range(ncv):
@@ -177,10 +384,16 @@ def render(r, p: Plan) -> str:
     for v in range(ncv):
         vp = r.val(f"getelementptr {T}, ptr {bptr}, i64 {v * VL}")
         bvecs.append(r.val(f"load {V}, ptr {vp}, align {size}"))
+    if p.pack_a:
+        aptr = r.val(f"getelementptr {T}, ptr {astrip}, i64 {r.val(f'mul i64 {pk}, {MR}')}")
     for i in range(MR):
-        a_idx = list(idx)
-        a_idx[m_axis], a_idx[n_axis], a_idx[k_axis] = rows[i], 0, pk
-        s = r.val(f"insertelement {V} poison, {T} {r.render(p.a, a_idx)}, i64 0")
+        if p.pack_a:
+            ai = r.val(f"load {T}, ptr {r.val(f'getelementptr {T}, ptr {aptr}, i64 {i}')}")
+        else:
+            a_idx = list(idx)
+            a_idx[m_axis], a_idx[n_axis], a_idx[k_axis] = rows[i], 0, pk
+            ai = r.render(p.a, a_idx)
+        s = r.val(f"insertelement {V} poison, {T} {ai}, i64 0")
         av = r.val(f"shufflevector {V} {s}, {V} poison, <{VL} x i32> zeroinitializer")
         for v in range(ncv):
             acc = r.val(f"load {V}, ptr %acc{i}_{v}")
@@ -216,16 +429,21 @@ def render(r, p: Plan) -> str:
     r.close_loop(ri)
     r.close_loop(q)
     r.close_loop(it)
+    r.close_loop(grp)
     r.close_loop(jb)
     for iv in reversed(ivs):
         r.close_loop(iv)
     r.emit("call void @free(ptr %bp)")
+    if p.pack_a:
+        r.emit("call void @free(ptr %ap)")
     r.emit("ret void")
     r.decls.add("declare noalias ptr @malloc(i64)")
     r.decls.add("declare void @free(ptr)")
     entry = ["entry:", f"  %tile = alloca [{MR * NR} x {T}], align 64"]
     entry += [f"  %acc{i}_{v} = alloca {V}, align 64" for i in range(MR) for v in range(ncv)]
     entry.append(f"  %bp = call ptr @malloc(i64 {K * NB * size})")
+    if p.pack_a:
+        entry.append(f"  %ap = call ptr @malloc(i64 {K * MR * G * size})")
     params = ["ptr noalias %out0"] + [f"ptr noalias %in{i}" for i in range(len(k_.inputs))]
     params += ["ptr noalias %err", "i64 %start", "i64 %end"]
     return "\n".join([f"define void @{r.name}({', '.join(params)}) {{", *entry, *r.lines, "}"])
