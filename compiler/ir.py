@@ -91,6 +91,47 @@ def format_location(loc: tuple[str, int] | None) -> str:
     return f"{loc[0]}:{loc[1]}"
 
 
+class _LiveBuffers:
+    """uid -> the Buffer alive now with that uid (`Buffer.live`), a weak map: `get`, `[]`, `in`.
+
+    A WeakValueDictionary cost a microsecond per buffer made (its references call back into
+    Python); this keeps plain weak references and sweeps out the dead ones once the map has
+    doubled since the last sweep (amortized O(1) per buffer)."""
+
+    __slots__ = ("_refs", "_sweep_at")
+
+    def __init__(self):
+        self._refs: dict[int, weakref.ref] = {}
+        self._sweep_at = 1024
+
+    def add(self, buffer: "Buffer") -> None:
+        """Record a new buffer under its uid."""
+        refs = self._refs
+        refs[buffer.uid] = weakref.ref(buffer)
+        if len(refs) > self._sweep_at:
+            for uid in [uid for uid, r in refs.items() if r() is None]:
+                del refs[uid]
+            self._sweep_at = max(1024, 2 * len(refs))
+
+    def get(self, uid: int, default=None):
+        """The live buffer with this uid, else `default`."""
+        r = self._refs.get(uid)
+        buffer = r() if r is not None else None
+        return default if buffer is None else buffer
+
+    def __getitem__(self, uid: int) -> "Buffer":
+        buffer = self.get(uid)
+        if buffer is None:
+            raise KeyError(uid)
+        return buffer
+
+    def __contains__(self, uid: int) -> bool:
+        return self.get(uid) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for r in self._refs.values() if r() is not None)
+
+
 class Buffer:
     """A handle on storage: what a BUFFER node reads. The runtime fills `data`.
 
@@ -99,7 +140,7 @@ class Buffer:
 
     __slots__ = ("uid", "dtype", "size", "device", "data", "shared", "__weakref__")
     _uids = itertools.count()
-    live: "weakref.WeakValueDictionary[int, Buffer]" = weakref.WeakValueDictionary()
+    live = _LiveBuffers()
 
     def __init__(self, dtype: DType, size: int, device: str = "cpu", data: Any = None,
                  uid: int | None = None):
@@ -109,7 +150,7 @@ class Buffer:
         self.device = device
         self.data = data
         self.shared = False  # True once the storage is visible outside (numpy): writes go at once
-        Buffer.live[self.uid] = self
+        Buffer.live.add(self)
         _note_allocation(size * dtype.itemsize)
 
     def __repr__(self) -> str:
@@ -182,7 +223,7 @@ def _arg_key(arg):
 
 # The hash-consing table. It holds its nodes strongly (a weak table costs a Python-level callback
 # per node, the largest part of building one); `prune()` drops the nodes that nothing else holds,
-# and the runtime calls it after every flush.
+# and every flush ends with `prune_after_flush()` (the nodes made since the last full prune).
 _table: dict[tuple, Node] = {}
 
 
@@ -197,7 +238,8 @@ def node(op, dtype: DType, shape: tuple, srcs: tuple = (), arg: Any = None, loc=
     if srcs:
         key = (op, srcs, arg)
     else:
-        key = (op, dtype, shape, const_ident(arg) if op.name == "CONST" else arg)
+        # (`_name_`: the enum's `name` property costs a Python call per read on 3.11)
+        key = (op, dtype, shape, const_ident(arg) if op._name_ == "CONST" else arg)
     n = _table.get(key)
     if n is None:
         n = Node(op, dtype, shape, srcs, arg, loc or site[0] or user_site())
@@ -224,6 +266,13 @@ _size_after_prune = 0  # the table's size after the last prune: entries past it 
 # this many bytes of new buffers since the last full prune, the whole table is walked.
 FULL_PRUNE_AFTER_BYTES = 512 << 20
 _allocated_since_full_prune = 0
+# A flush prunes the entries made since the last *full* prune (`prune_after_flush`): walking the
+# whole table at every flush made a flush's cost grow with the live graph (15 ms beside 100,000 live
+# nodes). Entries older than that are walked by a full prune, which a flush runs once it has
+# allocated PRUNE_AFTER_BYTES since the last one, or once its partial prunes have looked at as
+# many entries as a full one would (so the full walks cost a flush O(1) per node made).
+_size_after_full_prune = 0  # the table's size after the last full prune: entries past it are young
+_looked_at_since_full_prune = 0
 
 
 def _note_allocation(nbytes: int) -> None:
@@ -244,30 +293,55 @@ intern = _table.__setitem__  # ...and for adding a node they made after `lookup`
 
 def prune(recent_only: bool = False) -> int:
     """Forget nodes that only the table holds (with `recent_only`, among those made since the last
-    prune); returns how many are left.
+    prune); returns how many are left."""
+    global _allocated_since_full_prune, _size_after_full_prune, _looked_at_since_full_prune
+    if recent_only:
+        return _prune_newest(len(_table) - _size_after_prune)
+    _allocated_since_full_prune = 0
+    _looked_at_since_full_prune = 0
+    left = _prune_newest(len(_table))
+    _size_after_full_prune = left
+    return left
+
+
+def prune_after_flush() -> int:
+    """The prune that ends a flush: forget the nodes only the table holds among those made since
+    the last full prune (every node of the flushed graph but the oldest), and walk the whole table
+    now and then (see `_size_after_full_prune`); returns how many are left."""
+    global _looked_at_since_full_prune
+    young = len(_table) - _size_after_full_prune
+    if (young < 0 or _allocated_since_full_prune > PRUNE_AFTER_BYTES
+            or _looked_at_since_full_prune + young > _size_after_full_prune):
+        return prune()  # (young < 0: entries went out of the table some other way)
+    _looked_at_since_full_prune += young
+    return _prune_newest(young)
+
+
+def _prune_newest(count: int) -> int:
+    """Forget the nodes only the table holds among its `count` newest entries.
 
     Users are always inserted after their sources, so one pass from the newest entry frees whole
     dead chains: dropping a user's key releases its sources before the loop reaches them.
     """
-    global _allocated_since_prune, _size_after_prune, _allocated_since_full_prune
+    global _allocated_since_prune, _size_after_prune
     _allocated_since_prune = 0
-    if not recent_only:
-        _allocated_since_full_prune = 0
-    if recent_only:
+    table = _table
+    if count >= len(table):
+        keys = list(table)
+    else:
         # only the newest entries, taken from the end: listing the whole table cost as much as the
         # prune (a DataLoader prunes this way every few batches, beside a big dataset's nodes)
-        keys = list(itertools.islice(reversed(_table), max(len(_table) - _size_after_prune, 0)))
+        keys = list(itertools.islice(reversed(table), max(count, 0)))
         keys.reverse()
-    else:
-        keys = list(_table)
+    pop, refcount = keys.pop, sys.getrefcount
     while keys:
         # pop, so the list stops holding this key: a key holds its node's srcs, hence its sources
-        key = keys.pop()
+        key = pop()
         # held by the table and by the getrefcount argument only
-        if sys.getrefcount(_table[key]) <= 2:
-            del _table[key]
-    _size_after_prune = len(_table)
-    return len(_table)
+        if refcount(table[key]) <= 2:
+            del table[key]
+    _size_after_prune = len(table)
+    return _size_after_prune
 
 
 def toposort(roots: Iterable[Node], stop: "set[int] | frozenset[int]" = frozenset()) -> list[Node]:
@@ -275,25 +349,33 @@ def toposort(roots: Iterable[Node], stop: "set[int] | frozenset[int]" = frozense
 
     Nodes whose id is in `stop` are included but not looked below.
     """
+    # A depth-first walk, sources left to right, each node listed once its sources are. Every flush
+    # walks its graph, so this is written for speed: nodes hash by identity (a set of them needs no
+    # id() call), each node on the path keeps an iterator over its sources, and a source without
+    # sources is listed at once instead of being pushed and popped.
     order: list[Node] = []
-    seen: set[int] = set()
+    seen: set[Node] = set()
+    add, append = seen.add, order.append
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
-        stack = [(root, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if expanded:
-                order.append(n)
-                continue
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-            stack.append((n, True))
-            if id(n) not in stop:
-                for s in reversed(n.srcs):
-                    if id(s) not in seen:
-                        stack.append((s, False))
+        add(root)
+        if not root.srcs or (stop and id(root) in stop):
+            append(root)
+            continue
+        path, pending = [root], [iter(root.srcs)]
+        while path:
+            for s in pending[-1]:
+                if s not in seen:
+                    add(s)
+                    if s.srcs and not (stop and id(s) in stop):
+                        path.append(s)
+                        pending.append(iter(s.srcs))
+                        break
+                    append(s)
+            else:
+                pending.pop()
+                append(path.pop())
     return order
 
 

@@ -13,12 +13,13 @@ buffer, every live pending tensor is computed in the same flush, before the writ
 """
 from __future__ import annotations
 
+import ctypes
 import weakref
 
 import numpy as np
 
 from lazytensor import config
-from lazytensor.compiler.ir import Buffer, Node, prune, toposort
+from lazytensor.compiler.ir import Buffer, Node, node, prune, prune_after_flush, site, user_site
 from lazytensor.compiler.ops import MOVEMENT, Op, make
 
 _knobs = config.values
@@ -32,10 +33,15 @@ _held = 0  # while > 0 no automatic flush happens (autograd records an op's node
 on_flush: list = []
 
 
+# Enum members read once: `Op.BUFFER` costs ~0.2 us per read on Python 3.11, and these are read
+# per pending tensor at every flush.
+_BUFFER, _RESHAPE, _CONST = Op.BUFFER, Op.RESHAPE, Op.CONST
+
+
 def storage_node(buffer: Buffer, shape: tuple) -> Node:
     """The node that reads `buffer` as a contiguous tensor of `shape`."""
-    n = make(Op.BUFFER, arg=buffer)
-    return n if shape == n.shape else make(Op.RESHAPE, (n,), shape)
+    n = node(_BUFFER, buffer.dtype, (buffer.size,), (), buffer)  # = make(Op.BUFFER, arg=buffer)
+    return n if shape == n.shape else make(_RESHAPE, (n,), shape)
 
 
 def is_realized(base) -> bool:
@@ -44,9 +50,9 @@ def is_realized(base) -> bool:
     if buf is None:
         return False
     n = base._node
-    if n.op is Op.RESHAPE:
+    if n.op is _RESHAPE:
         n = n.srcs[0]
-    return n.op is Op.BUFFER and n.arg is buf
+    return n.op is _BUFFER and n.arg is buf
 
 
 def free_dropped() -> None:
@@ -126,20 +132,18 @@ def realize(tensors) -> None:
     # training loop flat: `loss.item()` computes the forward pass, and the optimizer's pending
     # parameter updates (which read its activations through the gradients) are stored with it,
     # instead of growing one step deeper, and recomputed, at every later flush.
-    computed = {id(n) for n in toposort([b._node for b in bases])}
-    for t in live_pending():
-        if id(t) not in seen and _shares_work(t._node, computed):
-            seen.add(id(t))
-            bases.append(t)
-    extras = []
-    if any(b._buffer is not None for b in bases):
-        # Some result overwrites storage that pending graphs may still read: compute them all now.
-        for t in live_pending():
-            if id(t) not in seen:
+    others = [t for t in live_pending() if id(t) not in seen]
+    if others:  # (most flushes have none: the graph is walked only when some may share it)
+        shares = _sharing([t._node for t in others], _reachable([b._node for b in bases]))
+        for t in others:
+            if shares[t._node]:
                 seen.add(id(t))
-                extras.append(t)
-    from lazytensor.runtime import backends
-    backend = backends.current()
+                bases.append(t)
+    extras = []
+    if others and any(b._buffer is not None for b in bases):
+        # Some result overwrites storage that pending graphs may still read: compute them all now.
+        extras = [t for t in others if id(t) not in seen]
+    backend = _backends().current()
     run = backend.run
     # a backend may hand back fresh memory that the caller can keep without a copy
     claim = getattr(backend, "claim", None)
@@ -162,46 +166,134 @@ def realize(tensors) -> None:
         extras = [t for t in extras if _runs(run, t)]
         results = run([b._node for b in bases + extras])
     bases = bases + extras
+    # equal graphs give one array: only the first base may keep it
+    adopted: set[int] = set()
+    fresh = []
+    for value in results:
+        fresh.append(claim is not None and id(value) not in adopted and claim(value))
+        adopted.add(id(value))
     writes = any(b._buffer is not None for b in bases)
     if writes:
-        results = _detach_from_written(bases, results)
-    adopted: set[int] = set()
-    for b, value in zip(bases, results):
-        # equal graphs give one array: only the first base may keep it
-        _store(b, value, must_copy=writes or id(value) in adopted,
-               fresh=claim is not None and id(value) not in adopted and claim(value))
+        results = _detach_from_written(bases, results, fresh)
+    adopted.clear()
+    for b, value, new in zip(bases, results, fresh):
+        _store(b, value, must_copy=writes or id(value) in adopted, fresh=new)
         adopted.add(id(value))
-    for b in bases:
-        b._node = storage_node(b._buffer, b._node.shape)
+    # the user's line, found once for the storage nodes this flush makes (as autograd does per op)
+    outer = site[0] is None
+    if outer:
+        site[0] = user_site()
+    try:
+        for b in bases:
+            b._node = storage_node(b._buffer, b._node.shape)
+    finally:
+        if outer:
+            site[0] = None
     # forget dead and realized entries, and the graph nodes nothing holds any more
     _pending[:] = [r for r in _pending if (t := r()) is not None and not is_realized(t)]
     _ops_since_flush = len(_pending)
-    prune()
+    prune_after_flush()
 
 
-def _detach_from_written(bases: list, results: list) -> list:
+def _address(a: np.ndarray) -> int:
+    """The address of an array's first element."""
+    try:  # a quarter of the cost of `a.ctypes.data`, for the writable contiguous arrays
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):  # read-only or strided
+        return a.ctypes.data
+
+
+def _backends():
+    """lazytensor.runtime.backends (imported on first use: it imports this module)."""
+    global _backends_module
+    if _backends_module is None:
+        from lazytensor.runtime import backends
+        _backends_module = backends
+    return _backends_module
+
+
+_backends_module = None
+
+
+def _detach_from_written(bases: list, results: list, fresh: list) -> list:
     """Copy each result that may read another base's storage which this flush overwrites.
 
     A backend may return a view of an input buffer (`y = x.t()` is x's memory seen transposed);
-    storing one base first would change what the view shows before it is stored itself."""
+    storing one base first would change what the view shows before it is stored itself. A
+    `fresh` result (memory the backend made in this flush, that nothing else sees) is left alone."""
     dests = [(i, b._buffer.data) for i, b in enumerate(bases) if b._buffer is not None]
     out = []
     for i, value in enumerate(results):
-        if any(j != i and np.may_share_memory(value, d) for j, d in dests):
+        if not fresh[i] and any(j != i and np.may_share_memory(value, d) for j, d in dests):
             value = value.copy()
         out.append(value)
     return out
 
 
-def _shares_work(root: Node, computed: set[int]) -> bool:
-    """True when `root`'s graph reuses a value of the `computed` graph that is more than a read."""
-    for n in toposort([root], computed):
-        if id(n) in computed:
-            while n.op in MOVEMENT:
-                n = n.srcs[0]
-            if n.op is not Op.BUFFER and n.op is not Op.CONST:
-                return True
-    return False
+def _reachable(roots: list[Node]) -> set[Node]:
+    """Every node of the graphs of `roots` (unordered: cheaper than a toposort)."""
+    seen = set(roots)
+    stack = list(seen)
+    add, push, pop = seen.add, stack.append, stack.pop
+    while stack:
+        for s in pop().srcs:
+            if s not in seen:
+                add(s)
+                push(s)
+    return seen
+
+
+def _reads_only(n: Node) -> bool:
+    """True when `n` is a stored buffer or a constant, seen through movement ops (no work)."""
+    while n.op in MOVEMENT:
+        n = n.srcs[0]
+    return n.op is _BUFFER or n.op is _CONST
+
+
+def _sharing(roots: list[Node], computed: set[Node]) -> dict[Node, bool]:
+    """node -> whether its graph reuses a value of the `computed` graph that is more than a read
+    (for every root, and the nodes walked on the way).
+
+    One walk answers for every root, and leaves a node as soon as one source answers yes: the
+    pending graphs of an optimizer's updates share the whole backward pass, and walking it once
+    per parameter cost a training step's flush a millisecond."""
+    shares: dict[Node, bool] = {}
+    for root in roots:
+        if root in shares:
+            continue
+        if root in computed:
+            shares[root] = not _reads_only(root)
+            continue
+        # depth-first; per node on the path: an iterator over its sources, whether one shares
+        path, pending, found = [root], [iter(root.srcs)], [False]
+        while path:
+            if not found[-1]:
+                pushed = False
+                for s in pending[-1]:
+                    r = shares.get(s)
+                    if r is None:
+                        if s in computed:
+                            r = shares[s] = not _reads_only(s)
+                        elif s.srcs:
+                            path.append(s)
+                            pending.append(iter(s.srcs))
+                            found.append(False)
+                            pushed = True
+                            break
+                        else:
+                            r = shares[s] = False
+                    if r:
+                        found[-1] = True
+                        break
+                if pushed:
+                    continue
+            # the node on top is answered: every source looked at, or one shares
+            pending.pop()
+            r = found.pop()
+            shares[path.pop()] = r
+            if r and found:
+                found[-1] = True
+    return shares
 
 
 def _runs(run, base) -> bool:
@@ -220,8 +312,9 @@ def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> Non
         data = base._buffer.data
         # the same memory in the same layout (a transposed view of the storage itself is not)
         written = (isinstance(value, np.ndarray) and flat is not None
-                   and value.ctypes.data == data.ctypes.data and value.size == data.size
-                   and value.dtype == data.dtype)
+                   and value.size == data.size and value.dtype == data.dtype
+                   # (a contiguous view of the whole storage is the storage itself)
+                   and (value is data or value.base is data or _address(value) == _address(data)))
         if not written:  # (written: the backend's kernel wrote it there already)
             np.copyto(data.reshape(value.shape), value, casting="unsafe")
         return

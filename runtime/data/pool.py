@@ -64,7 +64,8 @@ def empty(shape: tuple, dtype) -> np.ndarray:
             # A dead batch's storage stays alive while its BUFFER node waits in the IR table for a
             # prune: dropping the dead nodes made since the last prune frees the block of a batch
             # dropped since (cheap: only those nodes are looked at). A batch that was alive at the
-            # last prune is freed by the next flush, or the next full prune (ir._note_allocation).
+            # last full prune is freed by the next full prune (after 64 MB of new buffers or enough
+            # flushes: ir.prune_after_flush, ir._note_allocation).
             lt.lazy.free_dropped()
             block = _take(nbytes)
         if block is None:

@@ -13,10 +13,11 @@ to the compiler as arguments): LT_CHECK, LT_PRINT_AFTER, LT_LOG=fusion, LT_DEBUG
 """
 from __future__ import annotations
 
+import bisect
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -116,21 +117,71 @@ MAX_PLANS = 512
 _plans: "OrderedDict[tuple, Plan]" = OrderedDict()
 
 
+class _Signature(tuple):
+    """A graph's structural key that hashes itself once: a plan lookup hashes its key up to three
+    times (get, move_to_end, del), and a training step's key is hundreds of nested tuples."""
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:  # the first time (TypeError where an op argument does not hash)
+            self._hash = h = tuple.__hash__(self)
+            return h
+
+
 def signature(outputs) -> tuple[tuple, list[Node]]:
     """(a hashable structural key of the graph of `outputs`, its BUFFER nodes in key order)."""
-    index: dict[int, int] = {}
+    # One depth-first walk in ir.toposort's order (sources left to right), numbering each node as
+    # it is listed: every flush of the llvm backend pays this walk, so it is not toposort's walk
+    # followed by a second loop. In a DAG a node met again is always finished (one still on the
+    # path would be its own source), so "numbered" is the only mark a node needs.
+    index: dict[Node, int] = {}
     leaves: list[Node] = []
-    parts = []
-    for n in toposort(outputs):
+    parts: list[tuple] = []
+    buffer = Op.BUFFER
+
+    def number_source(n: Node) -> None:
         arg = n.arg
-        if n.op is Op.BUFFER:
+        if n.op is buffer:
             arg = ("buffer", len(leaves))
             leaves.append(n)
         elif type(arg) is float:
             arg = arg.hex()  # -0.0 and nan are constants of their own
-        index[id(n)] = len(parts)
-        parts.append((n.op, n.dtype, n.shape, arg, tuple(index[id(s)] for s in n.srcs)))
-    return (tuple(parts), tuple(index[id(o)] for o in outputs)), leaves
+        index[n] = len(parts)
+        parts.append((n.op, n.dtype, n.shape, arg, ()))
+
+    for root in outputs:
+        if root in index:
+            continue
+        if not root.srcs:
+            number_source(root)
+            continue
+        path, pending = [root], [iter(root.srcs)]
+        while path:
+            for s in pending[-1]:
+                if s not in index:
+                    if s.srcs:
+                        path.append(s)
+                        pending.append(iter(s.srcs))
+                        break
+                    number_source(s)  # a source is numbered at once, never pushed
+            else:
+                pending.pop()
+                n = path.pop()
+                arg = n.arg
+                if type(arg) is float:
+                    arg = arg.hex()
+                srcs = n.srcs
+                # one and two operands spelled out: a third quicker than a comprehension
+                if len(srcs) == 1:
+                    at = (index[srcs[0]],)
+                elif len(srcs) == 2:
+                    at = (index[srcs[0]], index[srcs[1]])
+                else:
+                    at = tuple([index[s] for s in srcs])
+                index[n] = len(parts)
+                parts.append((n.op, n.dtype, n.shape, arg, at))
+    return _Signature((tuple(parts), tuple([index[o] for o in outputs]))), leaves
 
 
 @dataclass
@@ -156,10 +207,46 @@ class Plan:
     """A schedule over numbered buffers: its steps and where each output is found."""
     steps: list
     outputs: tuple  # per output: a slot number or ("buffer", i)
+    _layout: tuple | None = field(default=None, repr=False, compare=False)
+    _facts: tuple | None = field(default=None, repr=False, compare=False)
+    # the cache's own key object: looked up by identity, an equal key is compared in full again
+    key: tuple | None = field(default=None, repr=False, compare=False)
 
     def stripped(self) -> "Plan":
         """The plan without its kernels (what the cache keeps: no graph node stays alive)."""
         return Plan([replace(s, kernel=None) for s in self.steps], self.outputs)
+
+    def layout(self) -> tuple[dict[int, int], int, int]:
+        """(temporary slot -> byte offset in one block, the block's bytes, the index of the last
+        step whose kernel may raise or -1), worked out once per plan: a replay allocates its
+        temporaries in one piece."""
+        if self._layout is None:
+            offsets: dict[int, int] = {}
+            total = 0
+            last_raising = -1
+            for i, s in enumerate(self.steps):
+                if not s.is_output and s.slot not in offsets:
+                    offsets[s.slot] = total
+                    total += -(-max(s.nbytes, 1) // allocator.ALIGN) * allocator.ALIGN
+                if s.prog.rendered.gathers or s.prog.rendered.divisions:
+                    last_raising = i
+            self._layout = (offsets, total, last_raising)
+        return self._layout
+
+    def in_place_facts(self) -> tuple[dict[int, int], list, list, list]:
+        """What `_in_place` needs of the plan itself, worked out once: (output slot -> the last
+        step writing it, for steps after every step that may raise; (step, input position, leaf)
+        for each stored buffer a step reads, in step order; those reads' steps; the leaves handed
+        back as outputs)."""
+        if self._facts is None:
+            last_raising = self.layout()[2]
+            writer = {s.slot: i for i, s in enumerate(self.steps)
+                      if s.is_output and i > last_raising}
+            reads = [(i, pos, x[1]) for i, s in enumerate(self.steps)
+                     for pos, x in enumerate(s.inputs) if not isinstance(x, int)]
+            stored = [x[1] for x in self.outputs if not isinstance(x, int)]
+            self._facts = (writer, reads, [r[0] for r in reads], stored)
+        return self._facts
 
 
 def make_plan(sched, leaves: list[Node]) -> Plan | None:
@@ -220,47 +307,49 @@ def same_index_inputs(kernel: Kernel) -> frozenset:
 
 def _in_place(plan: Plan, leaves: list[Node], into) -> dict[int, np.ndarray]:
     """slot -> destination array, for the outputs whose kernel may write straight into the
-    storage `into` names for them (the schedule allows it): no kernel of the plan can raise; the
-    output is computed by a kernel
-    of the destination's dtype and size; no later step, and no output handed back as stored
-    data, reads memory the destination may share; the writing step reads such memory only as
-    the very same array, element by element where it writes (`same_index_inputs`); and no two
-    destinations overlap."""
+    storage `into` names for them (the schedule allows it): no kernel from the writing step on
+    can raise; the output is computed by a kernel of the destination's dtype and size; no later
+    step, and no output handed back as stored data, reads memory the destination may share; the
+    writing step reads such memory only as the very same array, element by element where it
+    writes (`same_index_inputs`); and no two destinations overlap."""
     dests: dict[int, np.ndarray] = {}
-    if any(s.prog.rendered.gathers or s.prog.rendered.divisions for s in plan.steps):
-        # a kernel may raise (index out of range, division by zero): the flush then fails or is
-        # run again, and either way the old contents must still be there
+    # A kernel may raise (index out of range, division by zero): the flush then fails or is run
+    # again, and either way the old contents must still be there. So only a step after the last
+    # one that may raise writes in place (a training step's gather comes long before its updates).
+    writer, reads, read_steps, stored = plan.in_place_facts()
+    if not writer:
         return dests
-    writer = {s.slot: i for i, s in enumerate(plan.steps) if s.is_output}
+    steps = plan.steps
     for where, dest in zip(plan.outputs, into):
         if dest is None or not isinstance(where, int) or where in dests:
             continue
         w = writer.get(where)
         if w is None:
             continue
-        step = plan.steps[w]
+        step = steps[w]
         if (dest.dtype != step.dtype.np_dtype or not dest.flags.c_contiguous
                 or not dest.flags.writeable or dest.size != _size(step.shape)):
             continue
-        if any(np.may_share_memory(dest, d) for d in dests.values()):
+        if dests and any(np.may_share_memory(dest, d) for d in dests.values()):
             continue
         ok = True
-        for i, s in enumerate(plan.steps[w:], start=w):
-            for pos, x in enumerate(s.inputs):
-                if isinstance(x, int):
-                    continue
-                data = leaves[x[1]].arg.data
-                if data is None or not np.may_share_memory(dest, data):
-                    continue
-                same = (i == w and pos in s.same_index and data.ctypes.data == dest.ctypes.data
+        for i, pos, k in reads[bisect.bisect_left(read_steps, w):]:  # steps from the writer on
+            data = leaves[k].arg.data
+            if data is dest:  # the update reads its own storage (cheaper than the tests below)
+                same = i == w and pos in steps[i].same_index
+            elif data is None or not np.may_share_memory(dest, data):
+                continue
+            else:
+                same = (i == w and pos in steps[i].same_index
+                        and data.ctypes.data == dest.ctypes.data
                         and data.dtype == dest.dtype and data.size == dest.size)
-                if not same:
-                    ok = False
-        for x in plan.outputs:
-            if not isinstance(x, int):
-                data = leaves[x[1]].arg.data
-                if data is not None and np.may_share_memory(dest, data):
-                    ok = False
+            if not same and dest.size:
+                ok = False
+                break
+        for k in stored:
+            data = leaves[k].arg.data
+            if data is not None and np.may_share_memory(dest, data):
+                ok = False
         if ok:
             dests[where] = dest
     return dests
@@ -278,18 +367,18 @@ def execute(plan: Plan, leaves: list[Node], outputs, debug: int = 0,
     """Run a plan over the flush's stored buffers `leaves`; one array per output node. `into`:
     per output, the storage the caller will store it in (or None); where the schedule allows
     (`_in_place`) the kernel writes there directly and the result is that storage."""
-    raw: dict[int, np.ndarray] = {}  # slot -> memory
+    dests = _in_place(plan, leaves, into) if into is not None else None
+    offsets, total, _ = plan.layout()
+    block = allocator.slot(total) if total else None  # every temporary, at its offset
     typed: dict[int, np.ndarray] = {}  # slot -> the array of the value it holds now
-    dests = _in_place(plan, leaves, into) if into is not None else {}
+    view, empty = allocator.view, allocator.empty
     for step in plan.steps:
-        if step.slot in dests:
+        if not step.is_output:
+            out = view(block, step.dtype, step.shape, offsets[step.slot])
+        elif dests and step.slot in dests:
             out = dests[step.slot].reshape(step.shape)
-        elif step.is_output:
-            out = allocator.empty(step.dtype, step.shape)
         else:
-            if step.slot not in raw:
-                raw[step.slot] = allocator.slot(step.nbytes)
-            out = allocator.view(raw[step.slot], step.dtype, step.shape)
+            out = empty(step.dtype, step.shape)
         inputs = [typed[x] if isinstance(x, int) else _input_array(leaves[x[1]])
                   for x in step.inputs]
         prog = step.prog
@@ -322,9 +411,9 @@ def _cached_plan(sig) -> Plan | None:
         return None
     # every program still in the kernel cache (a test may clear it to force a compile)
     if any(_cache.get(s.key) is not s.prog for s in plan.steps):
-        del _plans[sig]
+        del _plans[plan.key]
         return None
-    _plans.move_to_end(sig)
+    _plans.move_to_end(plan.key)
     return plan
 
 
@@ -332,9 +421,10 @@ def run(outputs: list[Node], into=None) -> list[np.ndarray]:
     """Evaluate `outputs` with compiled kernels; one array per output (BUFFER outputs as views).
     `into` (optional): per output, the flat array the caller will store it in, or None; an output
     written there directly comes back as that array (see `execute`)."""
-    check, print_after, debug = config.get("CHECK"), config.get("PRINT_AFTER"), config.get("DEBUG")
+    knobs = config.values  # (read directly: config.get is a call per knob, at every flush)
+    check, print_after, debug = knobs["CHECK"], knobs["PRINT_AFTER"], knobs["DEBUG"]
     # the knobs that show the passes' work run them every time
-    use_plans = not (check or print_after or config.get("LOG") or debug >= 2)
+    use_plans = not (check or print_after or knobs["LOG"] or debug >= 2)
     sig, leaves = signature(outputs)
     if use_plans:
         plan = _cached_plan(sig)
@@ -351,8 +441,10 @@ def run(outputs: list[Node], into=None) -> list[np.ndarray]:
     if plan is None:  # the passes never make buffers: every one read is a leaf of the graph
         raise RuntimeError("internal error: the schedule reads a buffer outside the flushed graph")
     results = execute(plan, leaves, g.outputs, debug, into)
+    kept = plan.stripped()
+    kept.key = sig
     try:
-        _plans[sig] = plan.stripped()
+        _plans[sig] = kept
     except TypeError:
         return results
     if len(_plans) > MAX_PLANS:

@@ -280,3 +280,139 @@ def test_a_recent_only_prune_frees_the_new_dead_nodes_and_leaves_older_ones():
     assert new_ref() is None and kept_ref() is not None  # only what came after the last prune
     _ir.prune()
     assert kept_ref() is None
+
+
+def _big_old_table(n: int) -> list:
+    """`n` live nodes made before a full prune (the old part of the table), held by the list."""
+    keep = [const(float(i) + 0.25) for i in range(n)]
+    prune()
+    return keep
+
+
+def test_a_flush_prune_frees_dead_nodes_made_since_the_last_full_prune():
+    from lazytensor.compiler import ir as _ir
+    keep = _big_old_table(500)
+    survivor = const(0.125)  # young: made after the full prune
+    _ir.prune(recent_only=True)  # ...and alive at a partial prune since
+    survivor_ref = weakref.ref(survivor)
+    del survivor
+    dead = const(0.375)
+    dead_ref = weakref.ref(dead)
+    del dead
+    _ir.prune_after_flush()
+    # both are freed: a flush looks at everything made since the last full prune
+    assert survivor_ref() is None and dead_ref() is None
+    del keep
+    prune()
+
+
+def test_a_flush_prune_leaves_old_dead_nodes_to_a_full_prune():
+    from lazytensor.compiler import ir as _ir
+    keep = _big_old_table(500)
+    old_ref = weakref.ref(keep[-1])
+    del keep[-1]  # dead, but made before the last full prune
+    _ir.prune_after_flush()
+    assert old_ref() is not None
+    prune()
+    assert old_ref() is None
+    del keep
+    prune()
+
+
+def test_a_flush_prune_looks_at_the_new_entries_only(monkeypatch):
+    from lazytensor.compiler import ir as _ir
+    keep = _big_old_table(2000)
+    looked_at = []
+    real = _ir._prune_newest
+    monkeypatch.setattr(_ir, "_prune_newest", lambda count: looked_at.append(count) or real(count))
+    for i in range(5):
+        x = const(float(i) + 0.5)
+        make(Op.NEG, (make(Op.EXP2, (x,)),))
+        del x
+        _ir.prune_after_flush()
+    assert looked_at and max(looked_at) <= 10, looked_at  # not the 2000 old entries
+    del keep
+    prune()
+
+
+def test_flush_prunes_walk_the_whole_table_now_and_then(monkeypatch):
+    from lazytensor.compiler import ir as _ir
+    keep = _big_old_table(100)
+    size = len(_ir._table)
+    old_ref = weakref.ref(keep[-1])
+    del keep[-1]
+    # once the partial prunes have looked at as many entries as the table holds, a full one runs
+    # (here each looks at one more survivor than the last: 1 + 2 + ... + i > size)
+    young = []
+    for i in range(1, 100_000):
+        young.append(const(float(i) + 0.75))
+        _ir.prune_after_flush()
+        if old_ref() is None:
+            break
+    assert old_ref() is None and i * (i + 1) // 2 <= size + i + 1, (i, size)
+    # ...and after PRUNE_AFTER_BYTES of new buffers since the last full prune
+    old_ref = weakref.ref(keep[-1])
+    del keep[-1]
+    _ir.prune_after_flush()
+    assert old_ref() is not None
+    monkeypatch.setattr(_ir, "FULL_PRUNE_AFTER_BYTES", 1 << 40)  # no full prune while allocating
+    Buffer(dt.float32, (_ir.PRUNE_AFTER_BYTES >> 2) + 1)
+    _ir.prune_after_flush()
+    assert old_ref() is None
+    del keep, young
+    prune()
+
+
+def _reference_toposort(roots, stop=frozenset()):
+    """toposort's contract, written recursively: sources left to right, each node once."""
+    order, seen = [], set()
+
+    def visit(n):
+        if id(n) in seen:
+            return
+        seen.add(id(n))
+        if id(n) not in stop:
+            for s in n.srcs:
+                visit(s)
+        order.append(n)
+
+    for r in roots:
+        visit(r)
+    return order
+
+
+def test_toposort_matches_a_recursive_depth_first_walk():
+    import random
+    for trial in range(200):
+        r = random.Random(trial)
+        nodes = [make(Op.BUFFER, arg=Buffer(dt.float32, 3)) for _ in range(r.randint(1, 3))]
+        for _ in range(r.randint(0, 30)):
+            k = r.randint(1, 3)
+            picks = tuple(r.choice(nodes) for _ in range(k))
+            op = {1: Op.NEG, 2: Op.ADD, 3: Op.WHERE}[k]
+            if k == 3:
+                picks = (make(Op.CMPLT, picks[:2]),) + picks[1:]
+            nodes.append(make(op, picks))
+        roots = [r.choice(nodes) for _ in range(r.randint(1, 4))]
+        stop = {id(r.choice(nodes)) for _ in range(r.randint(0, 3))}
+        for s in (frozenset(), stop):
+            assert [id(n) for n in toposort(roots, s)] == [id(n) for n in _reference_toposort(roots, s)]
+
+
+def test_buffer_live_maps_uids_of_live_buffers_and_forgets_dead_ones():
+    kept = Buffer(dt.float32, 2)
+    assert Buffer.live[kept.uid] is kept and kept.uid in Buffer.live
+    before = len(Buffer.live._refs)
+    n = 2 * before + 2048  # enough to pass the next sweep point, whatever the map holds
+    for _ in range(n):
+        Buffer(dt.float32, 2)  # dies at once
+    gc.collect()
+    gone = Buffer(dt.float32, 2)
+    uid = gone.uid
+    del gone
+    assert Buffer.live.get(uid) is None and uid not in Buffer.live
+    with pytest.raises(KeyError):
+        Buffer.live[uid]
+    # swept as it grows: the dead ones do not pile up
+    assert len(Buffer.live._refs) <= Buffer.live._sweep_at + 1 and len(Buffer.live._refs) < before + n
+    assert Buffer.live.get(kept.uid) is kept

@@ -246,3 +246,74 @@ def test_a_pending_view_is_stored_before_its_storage_is_overwritten(backend, n):
     np.testing.assert_array_equal(b.numpy(), a0.T)
     np.testing.assert_array_equal(a.numpy(), after)
     np.testing.assert_array_equal(shared, after)
+
+
+def _reference_shares_work(root, computed_ids):
+    """The rule `lazy._sharing` answers, walked per root: the graph of `root` (not looking below
+    the computed nodes) reaches a computed node that is more than a read of a buffer or constant."""
+    from lazytensor.compiler.ir import toposort
+    from lazytensor.compiler.ops import MOVEMENT
+    for n in toposort([root], computed_ids):
+        if id(n) in computed_ids:
+            while n.op in MOVEMENT:
+                n = n.srcs[0]
+            if n.op is not Op.BUFFER and n.op is not Op.CONST:
+                return True
+    return False
+
+
+def test_one_sharing_walk_answers_as_a_walk_per_pending_tensor():
+    import random
+    from lazytensor.compiler import dtypes as dt
+    from lazytensor.compiler.ir import Buffer, toposort
+    from lazytensor.compiler.ops import make
+    for trial in range(300):
+        r = random.Random(trial)
+        nodes = []
+        for _ in range(r.randint(1, 30)):
+            pick = r.random()
+            if not nodes or pick < 0.2:
+                nodes.append(make(Op.BUFFER, arg=Buffer(dt.float32, 4)) if r.random() < 0.6
+                             else make(Op.EXPAND, (make(Op.RESHAPE, (make(Op.CONST, arg=r.random(),
+                                        dtype=dt.float32),), (1,)),), (4,)))
+            elif pick < 0.4:
+                nodes.append(make(r.choice([Op.FLIP, Op.PERMUTE]), (r.choice(nodes),),
+                                  (0,)))
+            elif pick < 0.7:
+                nodes.append(make(Op.NEG, (r.choice(nodes),)))
+            else:
+                nodes.append(make(Op.ADD, (r.choice(nodes), r.choice(nodes))))
+        bases = [r.choice(nodes) for _ in range(r.randint(1, 3))]
+        others = [r.choice(nodes) for _ in range(r.randint(1, 6))]
+        computed = lazy._reachable(bases)
+        assert computed == set(toposort(bases))
+        ids = {id(n) for n in computed}
+        shares = lazy._sharing(others, computed)
+        assert [shares[o] for o in others] == [_reference_shares_work(o, ids) for o in others]
+
+
+def test_a_flush_beside_many_live_nodes_prunes_only_the_new_ones(monkeypatch):
+    from lazytensor.compiler import ir
+    from lazytensor.compiler.ops import make
+    keep = [make(Op.CONST, arg=i + 0.5) for i in range(5000)]  # unrelated, alive
+    ir.prune()
+    looked_at = []
+    real = ir._prune_newest
+    monkeypatch.setattr(ir, "_prune_newest", lambda count: looked_at.append(count) or real(count))
+    x = lt.ones(4)
+    for _ in range(3):
+        x = (x * 2 + 1).realize()
+    assert x.tolist() == [15.0] * 4
+    # a flush's prune costs what the flush made, not what the table holds
+    assert looked_at and max(looked_at) < 100, looked_at
+    del keep
+
+
+def test_stored_values_are_read_by_nodes_of_the_observing_line():
+    import sys
+    x = lt.ones(2, 3) * 2
+    y = lt.ones(4) + 1
+    lazy.realize([x, y]); line = sys._getframe().f_lineno  # noqa: E702 - the same line
+    for t in (x, y):
+        assert t.node.loc == (__file__, line)
+        assert all(s.loc == (__file__, line) for s in t.node.srcs)  # the BUFFER under a RESHAPE

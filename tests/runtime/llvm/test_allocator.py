@@ -156,3 +156,27 @@ def test_results_are_kept_without_a_copy_and_stay_correct(llvm):
     lazy.realize([s, s2])
     assert not np.shares_memory(s.numpy(), s2.numpy())
     np.testing.assert_allclose(s2.numpy().reshape(-1), a.sum(1), rtol=1e-4)
+
+
+def test_views_at_offsets_of_one_block_keep_it_in_use():
+    raw = allocator.slot(BIG[0] * BIG[1] * 4 + 128)
+    first = allocator.view(raw, dt.float32, (4, 4))
+    second = allocator.view(raw, dt.int64, (2, 3), offset=128)
+    assert second.ctypes.data == raw.ctypes.data + 128 and second.flags.c_contiguous
+    assert first.ctypes.data == raw.ctypes.data and first.flags.writeable
+    second[:] = 7
+    first[:] = -1  # does not reach the other view's bytes
+    assert (second == 7).all()
+    del raw, first
+    gc.collect()
+    assert allocator.cached_bytes() == 0  # `second` holds the block
+    del second
+    gc.collect()
+    assert allocator.cached_bytes() > 0
+
+
+def test_a_reused_block_is_still_aligned():
+    for _ in range(3):
+        a = allocator.empty(dt.float32, (BIG[0], BIG[1] - 3))
+        assert a.ctypes.data % allocator.ALIGN == 0
+        del a

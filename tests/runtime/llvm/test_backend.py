@@ -306,3 +306,78 @@ def test_random_in_place_programs_agree_with_the_numpy_backend(seed):
         got = _in_place_program(seed, "llvm")
         for w, g in zip(want, got, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+# ---- what a flush pays per plan replay ----
+
+def test_signature_numbers_nodes_in_toposort_order():
+    from lazytensor.compiler.ir import toposort
+    a, b = leaf(np.ones((5, 7), np.float32)), leaf(np.zeros((5, 7), np.float32))
+    raw = make(Op.BUFFER, arg=Buffer(dt.float32, 3, data=np.ones(3, np.float32)))
+    outs = [softmax_like(a), make(Op.ADD, (a, b)), raw, a]
+    (parts, where), leaves = backend.signature(outs)
+    order = toposort(outs)
+    assert len(parts) == len(order)
+    assert [p[0] for p in parts] == [n.op for n in order]
+    assert [id(n) for n in leaves] == [id(n) for n in order if n.op is Op.BUFFER]
+    assert [order[i] for i in where] == outs
+    for p, n in zip(parts, order):  # each node names its sources by their numbers
+        assert [order[i] for i in p[4]] == list(n.srcs)
+
+
+def test_a_signature_hashes_once_and_equals_an_equal_graphs():
+    x = leaf(np.ones((5, 7), np.float32))
+    first, _ = backend.signature([softmax_like(x)])
+    second, _ = backend.signature([softmax_like(leaf(np.ones((5, 7), np.float32)))])
+    assert first == second and first is not second and hash(first) == hash(second)
+    assert first._hash == hash(first)  # kept: a plan lookup hashes its key more than once
+    assert first != backend.signature([softmax_like(x, c=3.0)])[0]
+
+
+def test_a_replayed_plan_finds_its_entry_by_the_stored_key():
+    a = np.ones((5, 7), np.float32)
+    backend.run([softmax_like(leaf(a))])
+    sig, _ = backend.signature([softmax_like(leaf(a))])
+    plan = backend._cached_plan(sig)
+    assert plan is not None and plan.key == sig and plan.key is not sig
+    assert next(iter(backend._plans)) is plan.key
+
+
+def test_a_plans_temporaries_share_one_block_without_overlapping():
+    a = np.random.default_rng(2).standard_normal((5, 7)).astype(np.float32)
+    for _ in range(2):  # the plan's first run, then a replay
+        got, = backend.run([softmax_like(leaf(a))])
+        np.testing.assert_allclose(got, reference(a), rtol=1e-5)
+    (plan,) = backend._plans.values()
+    offsets, total, _ = plan.layout()
+    temps = {s.slot: s.nbytes for s in plan.steps if not s.is_output}
+    assert temps and set(offsets) == set(temps)
+    spans = sorted((offsets[k], offsets[k] + temps[k]) for k in temps)
+    assert all(start % 64 == 0 for start, _ in spans)
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:])) and spans[-1][1] <= total
+
+
+def test_an_update_after_every_kernel_that_may_raise_is_written_in_place():
+    a = np.arange(6, dtype=np.float32)
+    idx = np.array([2, 0, 1], np.int64)
+    for k in range(2):  # compiled, then replayed from the plan
+        x = buffer_of(a)
+        picked = make(Op.GATHER, (x, buffer_of(idx)), 0)  # may raise: index out of range
+        total = make(Op.SUM, (picked,), (0,))
+        update = make(Op.ADD, (x, make(Op.EXPAND, (total,), (6,))))
+        old = a.copy()
+        got_total, got_update = backend.run([total, update], into=[None, a])
+        assert np.shares_memory(got_update, a)  # the update runs after the gather's kernel
+        np.testing.assert_array_equal(got_total, [old[[2, 0, 1]].sum()])
+        np.testing.assert_array_equal(a, old + old[[2, 0, 1]].sum())
+
+
+def test_a_raising_kernel_before_an_in_place_update_leaves_it_unwritten():
+    a = np.arange(6, dtype=np.float32)
+    for k in range(2):  # compiled, then replayed from the plan
+        x = buffer_of(a)
+        bad = make(Op.GATHER, (x, buffer_of(np.array([2, 9, 1], np.int64))), 0)
+        update = make(Op.ADD, (x, make(Op.EXPAND, (make(Op.SUM, (bad,), (0,)),), (6,))))
+        with pytest.raises(IndexError):
+            backend.run([update], into=[a])
+        np.testing.assert_array_equal(a, np.arange(6))
