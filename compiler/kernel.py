@@ -51,7 +51,9 @@ def param_index(n: Node) -> int | None:
 class Kernel:
     """One fused kernel.
 
-    - `outputs`: the kernel graph's roots (one value per output buffer), over parameters;
+    - `outputs`: the kernel graph's roots (one value per output buffer), over parameters. A
+      reducing kernel's output has the reduction's kept shape, or that shape with size-1 axes
+      dropped or added (the fuse pass takes consumers through such RESHAPEs: `x.sum(1) * 2`);
     - `inputs`: the values the parameters stand for, by position: nodes of the *original* graph
       (BUFFER nodes of stored data, or values that another kernel materializes);
     - `computes`: the original-graph nodes whose values `outputs` are (same order);

@@ -11,15 +11,26 @@ value that needs it (index expressions, never copies). So fusion is one decision
 2. Every reduction materializes (recomputing a reduction per use would multiply its cost)...
 3. ...and so does a computed value under an EXPAND: broadcasting it would recompute each element
    once per copy. Constants, RAND and stored buffers broadcast freely (they are loads or cheap).
-4. A reduction then takes its elementwise consumer: when it has a single user, elementwise, the
-   chain of single-user elementwise nodes after it joins its kernel (the kernel stores the end of
-   the chain instead of the reduction). A node joins at most one chain, so a kernel holds at most
-   one reduction. Elementwise producers of a reduction join it for free (they are not stored).
+4. A reduction then takes its elementwise consumers: the region of elementwise nodes after it,
+   grown in graph order, whose every value but the last is used inside it only, joins its
+   kernel (the kernel stores the region's last node instead of the reduction; see
+   `_consumer_region`). A chain of single users is such a region, and so is relu's
+   WHERE(CMPLT(y, 0), 0, y), whose y has two users. The region passes through RESHAPEs that
+   only drop or add size-1 axes (`unit_reshape`): `x.sum(1)` without keepdim, `mean` and every
+   matrix product (linalg reshapes the reduced axis away) put one between the reduction and
+   its consumers, so `x.sum(1) * 2 + 1` and `relu(x @ W.T + b)` are one kernel each. Such a
+   RESHAPE keeps the axes longer than 1 in order, so the kernel's output index is its kept
+   index with size-1 axes dropped or added, which renderers map without division; a region
+   never ends in a RESHAPE (the kernel stores the elementwise node under it, and the RESHAPE
+   stays a free view). A node joins at most one region, so a kernel holds at most one
+   reduction. Elementwise producers of a reduction join it for free (they are not stored).
 
 Elementwise chains fuse into their consumer by the same token: nothing in them is stored.
 Each decision is reported to `ctx.log("fusion", ...)` (`LT_LOG=fusion`).
 """
 from __future__ import annotations
+
+import heapq
 
 from ..ir import Node, format_location, toposort
 from ..kernel import build_kernel
@@ -51,6 +62,53 @@ def storage_root(n: Node) -> Node:
     while n.op is Op.RESHAPE:
         n = n.srcs[0]
     return n
+
+
+def unit_reshape(n: Node) -> bool:
+    """True for a RESHAPE that only drops or adds size-1 axes: the axes longer than 1 keep their
+    order and sizes, so an index maps through it one axis to one axis (no division)."""
+    return (n.op is Op.RESHAPE
+            and [d for d in n.shape if d != 1] == [d for d in n.srcs[0].shape if d != 1])
+
+
+def _consumer_region(r: Node, users: dict, number: dict, claimed: set, out_ids: set,
+                     stored: set) -> list[Node]:
+    """The consumers that reduction `r`'s kernel takes (rule 4), sources first: the largest
+    region after `r`, grown in graph order, of elementwise nodes and `unit_reshape`s, none
+    claimed by another reduction, whose every value but the last (an elementwise node) is used
+    inside it only. So `relu(x @ W.T + b)`, where relu is WHERE(CMPLT(y, 0), 0, y) and y has
+    two users, is one kernel. Growth stops at a user that cannot join (anything else, or an
+    output or stored value once taken: those can end a region, never sit inside one)."""
+    region = {id(r)}
+    taken: list[Node] = []
+    best = 0  # how many of `taken` form the largest valid region so far
+    frontier: dict[int, Node] = {}
+    heap: list[tuple[int, int]] = []
+
+    def reach(n: Node) -> bool:
+        for u in users.get(id(n), ()):
+            if id(u) in region or id(u) in frontier:
+                continue
+            if id(u) in claimed or not (u.op in ELEMENTWISE or unit_reshape(u)):
+                return False
+            frontier[id(u)] = u
+            heapq.heappush(heap, (number[id(u)], id(u)))
+        return True
+
+    if not reach(r):
+        return []
+    while heap:
+        _, key = heapq.heappop(heap)
+        n = frontier.pop(key)
+        region.add(key)
+        taken.append(n)
+        if n.op in ELEMENTWISE and all(
+                all(id(s) == key or id(s) not in region for s in f.srcs)
+                for f in frontier.values()):
+            best = len(taken)  # only n's value leaves the region: n can end it
+        if key in out_ids or key in stored or not reach(n):
+            break
+    return taken[:best]
 
 
 def materialized_nodes(outputs, log=lambda message: None) -> set[int]:
@@ -89,20 +147,13 @@ def materialized_nodes(outputs, log=lambda message: None) -> set[int]:
             log(f"broadcast {_describe(src, number)} freely: it is constant")
             continue
         keep(src, f"expanded by {_describe(n, number)}")
-    # rule 4: a reduction takes the chain of its single-user elementwise consumers
+    # rule 4: a reduction takes the region of its elementwise consumers (through RESHAPEs of
+    # size-1 axes only) that ends in one node
     claimed: set[int] = set()
     for r in order:
         if r.op not in REDUCE or id(r) in out_ids:
             continue
-        chain, cur = [], r
-        while id(cur) not in out_ids:
-            us = users.get(id(cur), [])
-            if len(us) != 1 or us[0].op not in ELEMENTWISE or id(us[0]) in claimed:
-                break
-            cur = us[0]
-            chain.append(cur)
-            if id(cur) in stored:
-                break
+        chain = _consumer_region(r, users, number, claimed, out_ids, stored)
         if not chain:
             why = "no users" if not users.get(id(r)) else \
                 f"used by {', '.join(_describe(u, number) for u in users[id(r)])}"

@@ -105,8 +105,8 @@ def render(r: Renderer) -> str:
     r.memo = {}
     total = r.val(f"load {acc_t}, ptr {p}")
     r.memo[(id(red), tuple(out_idx))] = cast(r, total, acc_dtype, red.dtype)
-    r.store("%out0", out.dtype, r.linearize(out_idx, out.shape),
-               r.render(out, out_idx))
+    at = r.output_index(out_idx)  # the output may drop the reduced axes (x.sum(0) * 2)
+    r.store("%out0", out.dtype, r.linearize(at, out.shape), r.render(out, at))
     r.close_loop(j)
     r.close_loop(tile)
     for iv in reversed(ivs):

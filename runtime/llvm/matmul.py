@@ -423,8 +423,9 @@ def render(r, p: Plan) -> str:
     out_idx[n_axis] = r.val(f"add i64 {jq}, {ci}")
     out_idx[k_axis] = 0
     r.memo[(id(p.red), tuple(out_idx))] = t
-    value = r.render(out, out_idx)
-    r.store("%out0", out.dtype, r.linearize(out_idx, out.shape), value)
+    at = r.output_index(out_idx)  # the output drops the reduced axis (linalg's RESHAPE)
+    value = r.render(out, at)
+    r.store("%out0", out.dtype, r.linearize(at, out.shape), value)
     r.close_loop(ci)
     r.close_loop(ri)
     r.close_loop(q)

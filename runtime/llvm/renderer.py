@@ -206,6 +206,23 @@ class Renderer:
                 out.append(q if s * d == stride else self.val(f"urem i64 {q}, {d}"))
         return out
 
+    def output_index(self, idx) -> list:
+        """The output's index of the kernel's iteration index `idx` (reduced axes at 0). A
+        reducing kernel may store its reduction's value under RESHAPEs that drop or add size-1
+        axes (fuse.unit_reshape: `x.sum(1) * 2`, `relu(x @ W.T + b)`): the axes longer than 1
+        are the kept ones, in order, so the index maps one axis to one axis."""
+        k = self.kernel
+        (out,) = k.outputs
+        kept = [1 if d in k.reduce_axes else n for d, n in enumerate(k.shape)]
+        if list(out.shape) == kept:
+            return list(idx)
+        big = [i for i, d in zip(idx, kept) if d != 1]
+        if len(big) != sum(1 for d in out.shape if d != 1):
+            raise NotImplementedError(f"kernel {k.name}: output {list(out.shape)} is not the "
+                                      f"kept shape {kept} with size-1 axes dropped or added")
+        it = iter(big)
+        return [0 if d == 1 else next(it) for d in out.shape]
+
     # ---- values ----
 
     def render(self, n: Node, idx) -> str:
@@ -487,8 +504,9 @@ class Renderer:
             total = self.val(f"load {acc_t}, ptr {acc_ptr}")
             self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
         if mode != "part":
-            value = self.render(out, out_idx)
-            self.store("%out0", out.dtype, self.linearize(out_idx, out.shape), value)
+            at = self.output_index(out_idx)
+            value = self.render(out, at)
+            self.store("%out0", out.dtype, self.linearize(at, out.shape), value)
         for iv in reversed(ivs):
             self.close_loop(iv)
         return self._function(mode, acc_ptr, acc_t if reds else None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
+
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.kernel import param_index
 from lazytensor.compiler.ops import Op, make
@@ -134,3 +136,95 @@ def test_reshape_of_a_stored_buffer_needs_no_kernel():
     x = leaf((4, 6))
     g, _ = fuse([make(Op.RESHAPE, (x,), (24,))])
     assert g.kernels == ()
+
+
+# ---- rule 4 through RESHAPEs of size-1 axes: a reduction's consumers behind a dropped axis ----
+
+def reductions_and_kernels(out):
+    """(kernel count, reductions per kernel) of the fused graph of `out`."""
+    g, logs = fuse([out])
+    return len(g.kernels), [len(k.reductions()) for k in g.kernels], logs
+
+
+def test_linear_bias_relu_is_one_kernel():
+    import lazytensor as lt
+    rng = np.random.default_rng(0)
+    x = lt.from_numpy(rng.random((6, 5), dtype=np.float32))
+    w = lt.from_numpy(rng.random((7, 5), dtype=np.float32))
+    b = lt.from_numpy(rng.random(7, dtype=np.float32))
+    y = (x @ w.t() + b).relu()
+    count, reds, logs = reductions_and_kernels(y.node)
+    assert (count, reds) == (1, [1])
+    # the product's RESHAPE (dropping k) and relu's WHERE(CMPLT(y, 0), 0, y) join its kernel
+    (msg,) = [m for _, m in logs if m.startswith("fuse")]
+    assert "RESHAPE" in msg and "CMPLT" in msg and "WHERE" in msg
+    scaled = (x @ w.t()) * 0.5 + b
+    assert reductions_and_kernels(scaled.node)[:2] == (1, [1])
+
+
+def test_sum_without_keepdim_then_arithmetic_is_one_kernel():
+    x = leaf((4, 6))
+    s = make(Op.RESHAPE, (make(Op.SUM, (x,), (1,)),), (4,))
+    y = make(Op.ADD, (make(Op.MUL, (s, const(2.0, dt.float32, (4,)))), const(1.0, dt.float32, (4,))))
+    g, logs = fuse([y])
+    assert len(g.kernels) == 1
+    (k,) = g.kernels
+    assert k.shape == (4, 6) and k.reduce_axes == (1,) and k.computes == (y,)
+    assert k.outputs[0].shape == (4,)
+
+
+def test_mean_over_the_first_axis_and_full_mean_are_one_kernel_each():
+    import lazytensor as lt
+    x = lt.from_numpy(np.random.default_rng(1).random((5, 3), dtype=np.float32))
+    for y in (x.mean(0), x.mean(), x.sum() * 2 + 1, x.mean(1).exp()):
+        assert reductions_and_kernels(y.node)[:2] == (1, [1])
+
+
+def test_reshape_adding_size_one_axes_fuses():
+    x = leaf((4, 6))
+    s = make(Op.SUM, (x,), (1,))  # (4, 1)
+    up = make(Op.RESHAPE, (s,), (1, 4, 1, 1))
+    y = make(Op.SQRT, (make(Op.MUL, (up, up)),))
+    g, _ = fuse([y])
+    assert len(g.kernels) == 1 and g.kernels[0].outputs[0].shape == (1, 4, 1, 1)
+    # dropped, then added again around elementwise ops
+    d = make(Op.EXP2, (make(Op.RESHAPE, (s,), (4,)),))
+    z = make(Op.NEG, (make(Op.RESHAPE, (d,), (4, 1, 1)),))
+    g, _ = fuse([z])
+    assert len(g.kernels) == 1 and g.kernels[0].computes == (z,)
+
+
+def test_reshape_merging_axes_stops_the_consumer_chain():
+    x = leaf((2, 3, 4))
+    s = make(Op.SUM, (x,), (2,))
+    y = make(Op.EXP2, (make(Op.RESHAPE, (s,), (6,)),))
+    g, logs = fuse([y])
+    assert [k.computes[0] for k in g.kernels] == [s, y]
+    assert any("keep" in m and "SUM" in m for _, m in logs)
+
+
+def test_region_stops_where_a_value_leaves_it():
+    x = leaf((4, 6))
+    s = make(Op.RESHAPE, (make(Op.SUM, (x,), (1,)),), (4,))
+    e = make(Op.EXP2, (s,))
+    out1 = make(Op.NEG, (e,))
+    out2 = make(Op.SIN, (e,))  # e has two users that never meet: the kernel stores e
+    g, _ = fuse([out1, out2])
+    assert [k.computes[0] for k in g.kernels] == [e, out1, out2]
+    assert g.kernels[0].reductions()
+    # a region never ends in a RESHAPE: the kernel stores the elementwise node under it
+    r = make(Op.RESHAPE, (e,), (4, 1))
+    g, _ = fuse([make(Op.EXP2, (make(Op.EXPAND, (r,), (4, 3)),))])
+    assert [len(k.reductions()) for k in g.kernels] == [1, 0]
+    assert g.kernels[0].computes == (e,) and g.kernels[0].outputs[0].shape == (4,)
+
+
+def test_a_region_node_reduced_again_stays_with_the_first_reduction_only():
+    x = leaf((4, 6))
+    s = make(Op.RESHAPE, (make(Op.SUM, (x,), (1,)),), (4,))
+    e = make(Op.EXP2, (s,))
+    t = make(Op.SUM, (e,), (0,))  # a second reduction over the first one's consumer
+    y = make(Op.SQRT, (t,))
+    g, _ = fuse([y])
+    assert [len(k.reductions()) for k in g.kernels] == [1, 1]
+    assert [k.computes[0] for k in g.kernels] == [e, y]
