@@ -11,7 +11,6 @@ import pytest
 from lt_testing import torch
 
 import lazytensor as lt
-from lazytensor import config
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
@@ -19,13 +18,7 @@ from lazytensor.runtime.llvm import columns, matmul, threads
 from lazytensor.runtime.llvm.renderer import Renderer, render
 
 
-@pytest.fixture(autouse=True)
-def _llvm_with_private_cache(tmp_path_factory):
-    """Run on the llvm backend with a temporary kernel cache."""
-    old = config.get("BACKEND")
-    config.set(CACHE_DIR=str(tmp_path_factory.mktemp("kernels")), BACKEND="llvm")
-    yield
-    config.set(BACKEND=old)
+pytestmark = pytest.mark.usefixtures("llvm_private_cache")
 
 
 def rand(shape, dtype, rng, scale=5):

@@ -23,13 +23,7 @@ from lazytensor.runtime.llvm.renderer import Renderer, render
 DTYPES = (np.float32, np.float64, np.int32, np.int64)
 
 
-@pytest.fixture(autouse=True)
-def _llvm_with_private_cache(tmp_path_factory):
-    """Run on the llvm backend with a temporary kernel cache."""
-    old = config.get("BACKEND")
-    config.set(CACHE_DIR=str(tmp_path_factory.mktemp("kernels")), BACKEND="llvm")
-    yield
-    config.set(BACKEND=old)
+pytestmark = pytest.mark.usefixtures("llvm_private_cache")
 
 
 def rand(shape, dtype, rng):
