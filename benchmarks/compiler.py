@@ -6,10 +6,9 @@ numpy and llvm backends, numpy itself and (where installed) PyTorch eager, float
 Every figure is the best of at least R runs (the machine is shared: the best run is the least
 disturbed one), and the runs of the contenders of one row alternate (`race`), so a burst of load
 from another process hits all of them alike; a fast workload gets more runs, up to a time budget
-(MIN_SECONDS). PyTorch eager runs in blocks of its own before and after the others
-(`sandwich`): its OpenMP threads spin for a while after each parallel region, so alternating
-with it would slow both sides down; in those rows every contender runs in a block of its own, so
-each meets the same cache state as torch (back-to-back runs over the same data). A lazytensor run times the whole observable step: building
+(MIN_SECONDS). In rows with PyTorch eager every contender runs in blocks of
+its own, two each, in turn (`sandwich`): torch's OpenMP threads spin for a while after each
+parallel region, so alternating call by call would slow both sides down. A lazytensor run times the whole observable step: building
 the graph and realizing it (compiling is excluded by a warm-up run; the cold/warm rows measure it
 in fresh processes). LT_BACKEND is set to llvm for the fresh processes unless already set.
 """
@@ -57,13 +56,16 @@ def race(fns: list, repeats: int) -> list[float]:
 
 
 def sandwich(torch_fn, fns: list, repeats: int) -> list[float]:
-    """[torch's best seconds, then each of `fns`'s]: torch runs alone before and after the
-    others (its OpenMP threads keep spinning after a call and slow whatever runs next), and
-    keeps the better of its two blocks; each of the others runs alone in its own block too, so
-    every contender meets the same cache state (back-to-back runs over the same data)."""
-    before = best(torch_fn, repeats)
-    others = [best(fn, repeats) for fn in fns]
-    return [min(before, best(torch_fn, repeats)), *others]
+    """[torch's best seconds, then each of `fns`'s]: every contender runs in blocks of its own
+    (torch's OpenMP threads keep spinning after a call and slow whatever runs next), so each
+    meets the same cache state (back-to-back runs over the same data), and each gets two blocks,
+    in turn (torch, others, torch, others), keeping its better one: this VM's memory system
+    switches between a fast and a slow state for seconds at a time (a 64 MiB sum reads 0.5 or
+    0.9 ms, for torch and lazytensor alike), and one block each would hand the row to whoever
+    met the fast state."""
+    runs = [torch_fn, *fns]
+    first = [best(fn, repeats) for fn in runs]
+    return [min(a, best(fn, repeats)) for a, fn in zip(first, runs)]
 
 
 def best(fn, repeats: int) -> float:
