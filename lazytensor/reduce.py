@@ -187,14 +187,18 @@ def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, *,  # noqa: A001
     """Sum over `dim` (an int, a tuple, or None/() for all); ints and bool give int64."""
     n = input.node
     shape = n.shape
-    if type(dim) is int and dtype is None and (n.dtype is dt.float32 or n.dtype is dt.float64) and shape:
-        # one float axis: the general path's nodes (no casts, one SUM, a RESHAPE unless keepdim)
-        axis = normalize_dim(dim, len(shape))
-        before, after = shape[:axis], shape[axis + 1:]
-        s = make_known(_SUM, (n,), (axis,), n.dtype, before + (1,) + after)
-        if keepdim:
-            return wrap(s)
-        return wrap(make_known(_RESHAPE, (s,), before + after, n.dtype, before + after))
+    if dtype is None and (n.dtype is dt.float32 or n.dtype is dt.float64) and shape:
+        if type(dim) is int:
+            # one float axis: the general path's nodes (no casts, one SUM, a RESHAPE unless keepdim)
+            axis = normalize_dim(dim, len(shape))
+            before, after = shape[:axis], shape[axis + 1:]
+            s = make_known(_SUM, (n,), (axis,), n.dtype, before + (1,) + after)
+            if keepdim:
+                return wrap(s)
+            return wrap(make_known(_RESHAPE, (s,), before + after, n.dtype, before + after))
+        if dim is None and not keepdim:  # every axis: one SUM, a RESHAPE to 0-d
+            s = make_known(_SUM, (n,), tuple(range(len(shape))), n.dtype, (1,) * len(shape))
+            return wrap(make_known(_RESHAPE, (s,), (), n.dtype, ()))
     axes = _axes(shape, _dim_tuple(dim, "sum"))
     out = dtype or _widen(input.dtype)
     return wrap(_reshape(_sum_node(input.node, axes, out), _out_shape(shape, axes, keepdim)))

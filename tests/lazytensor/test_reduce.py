@@ -793,7 +793,7 @@ def test_float_tolerances_cover_every_float_dtype():
     assert set(TOL) == set(FLOAT_TOL)
 
 
-# ---- sum's one-axis fast path builds the general path's nodes ----
+# ---- sum's fast paths (one axis, every axis) build the general path's nodes ----
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "bool"])
 def test_sum_one_axis_fast_path_builds_the_general_nodes(dtype):
@@ -807,6 +807,10 @@ def test_sum_one_axis_fast_path_builds_the_general_nodes(dtype):
                     verify([fast.node])  # the types the fast path gives its nodes are the rules' own
                     general = t.sum((dim,), keepdim=keepdim)  # a tuple of dims: the general path
                     assert fast.node is general.node and fast.dtype is general.dtype and fast.shape == general.shape
+            whole = t.sum()  # every axis: its own fast path
+            verify([whole.node])
+            general = t.sum(tuple(range(len(shape))))
+            assert whole.node is general.node and whole.dtype is general.dtype and whole.shape == ()
     with pytest.raises(IndexError, match="Dimension out of range"):
         lt.ones(2, 3).sum(2)
     assert lt.ones(()).sum(0).shape == ()  # 0-d: the general path
