@@ -17,8 +17,8 @@ POOL says which pool this platform runs:
 - "native" (Linux on x86_64 or aarch64): the pool of pool.py. Workers are Python threads that call
   a native loop once and never come back (so they never hold the GIL); a launch is one ctypes
   call that hands the tasks over through shared memory and futexes. Idle workers spin for
-  SPIN_US after their last task (the kernels of one flush come microseconds apart), then sleep
-  on a futex and use no CPU. Launching an empty kernel in two parts costs ~0.7 us when the
+  SPIN_US after their last task (the kernels of one flush come microseconds apart, those of
+  successive flushes a few hundred), then sleep on a futex and use no CPU. Launching an empty kernel in two parts costs ~0.7 us when the
   worker spins; waking a sleeping one costs ~10-15 us on a 2-core VM (the futex wake-up's
   inter-processor interrupt goes through the hypervisor), and the caller meanwhile runs its own
   part, then takes the worker's if it has not started.
@@ -46,7 +46,13 @@ POOL = "native" if native.NATIVE else "python"
 # Measured on an elementwise kernel (2-core VM): split in two it wins from 2^14 elements when
 # the worker spins, but only from ~2^17 when it must be woken from sleep.
 MIN_PARALLEL_WORK = 1 << 16
-SPIN_US = 100  # how long an idle worker polls for its next task before it sleeps
+# How long an idle worker polls for its next task before it sleeps. It must outlast the Python
+# between two big kernels (~100-250 us once a 64 MiB kernel has emptied the caches): a worker
+# that fell asleep starts its part 10-50 us late, and a reduction waits for it. Measured, sum of
+# 2^24 floats / torch's time, A/B pairs run back to back: 100 us 1.08, 1.12, 1.06; 500 us 1.06,
+# 1.04, 0.99.
+# (GNU OpenMP, under torch, spins for a comparable time before it sleeps.)
+SPIN_US = 500
 CALLER_SPIN_US = 100  # how long the caller polls for the workers' end before it sleeps
 
 lock = threading.Lock()  # held for a whole launch: filling its tables, running, reading results
