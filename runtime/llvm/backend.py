@@ -277,13 +277,14 @@ def make_plan(sched, leaves: list[Node]) -> Plan | None:
 
 
 def same_index_inputs(kernel: Kernel) -> frozenset:
-    """Positions of the inputs that an elementwise kernel reads only at the element it writes:
-    every path from the parameter to the output is RESHAPEs and elementwise ops, and the input
-    has the output's size (row-major position in = row-major position out). Writing the output
-    over such an input is safe: each element is read before it is written, by the same
-    iteration."""
-    if kernel.reduce_axes or kernel.reductions():
-        return frozenset()
+    """Positions of the inputs that a kernel reads only at the element it writes: every path from
+    the parameter to the output is RESHAPEs and elementwise ops, and the input has the output's
+    size (row-major position in = row-major position out). Writing the output over such an input
+    is safe: each element is read before it is written, by the same iteration. In a reducing
+    kernel that is an input of the epilogue only (`w - lr * (g.T @ x)`): every renderer (the
+    loop nest, column tiles, matmul tiles, a full reduction's `_fin`) stores an output element
+    once, after its reduction, and reads the epilogue's inputs there; inputs under the
+    reduction are read at other elements and never qualify."""
     (out,) = kernel.outputs
     clean: dict[int, frozenset] = {}  # node -> params reaching it through clean paths only
     reach: dict[int, frozenset] = {}  # node -> every param under it

@@ -13,6 +13,8 @@ from lazytensor import config
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Buffer
 from lazytensor.compiler.ops import Op, make
+from lazytensor.compiler.passes import run_pipeline
+from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend
 
 
@@ -167,6 +169,42 @@ def test_an_elementwise_update_is_written_into_its_storage():
     np.testing.assert_array_equal(a, np.arange(12, dtype=np.float32).reshape(3, 4) + 2)
 
 
+def const(value, dtype, shape):
+    return make(Op.EXPAND, (make(Op.RESHAPE, (make(Op.CONST, arg=value, dtype=dtype),), (1,) * len(shape)),), shape)
+
+
+def test_a_reduction_epilogue_update_is_written_in_place():
+    # the target read only in the epilogue, at the element written: in place (products, rows,
+    # columns, a full reduction's fin); read under the reduction too: never in place
+    rng = np.random.default_rng(5)
+    g = buffer_of(rng.standard_normal((40, 24)).astype(np.float32))
+    xin = buffer_of(rng.standard_normal((40, 16)).astype(np.float32))
+    big = buffer_of(rng.standard_normal((300, 300)).astype(np.float32))
+    gt = make(Op.PERMUTE, (g,), (1, 0))  # (24, 40)
+    grad = make(Op.RESHAPE, (make(Op.SUM, (make(Op.MUL, (
+        make(Op.EXPAND, (make(Op.RESHAPE, (gt,), (24, 1, 40)),), (24, 16, 40)),
+        make(Op.EXPAND, (make(Op.RESHAPE, (make(Op.PERMUTE, (xin,), (1, 0)),), (1, 16, 40)),), (24, 16, 40)))),),
+        (2,)),), (24, 16))
+    cases = [  # (shape of the target, update of target w, reads w under the reduction)
+        ((24, 16), lambda w: make(Op.ADD, (w, make(Op.MUL, (grad, const(-0.1, dt.float32, (24, 16)))))), False),
+        ((300, 1), lambda w: make(Op.ADD, (w, make(Op.SUM, (big,), (1,)))), False),
+        ((1, 300), lambda w: make(Op.ADD, (w, make(Op.SUM, (big,), (0,)))), False),
+        ((1, 1), lambda w: make(Op.ADD, (w, make(Op.SUM, (big,), (0, 1)))), False),
+        ((300, 1), lambda w: make(Op.ADD, (w, make(Op.SUM, (make(Op.MUL, (big, make(Op.EXPAND, (w,), (300, 300)))),), (1,)))), True),
+    ]
+    for shape, update, reads_under in cases:
+        for _ in range(2):  # compiled, then replayed from the plan
+            a = rng.standard_normal(shape).astype(np.float32)
+            want, = numpy_backend.run([update(buffer_of(a.copy()))])
+            (k,) = run_pipeline([update(buffer_of(a))], "fuse").kernels
+            assert k.reductions()  # one kernel: the update is the reduction's epilogue
+            got, = backend.run([update(buffer_of(a))], into=[a.reshape(-1)])
+            assert np.shares_memory(got, a) is not reads_under
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+            if not reads_under:
+                np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-4)
+
+
 def moved_reads(x):
     """Updates of x that read it at other elements than they write (never in place)."""
     n = x.shape[0]
@@ -270,7 +308,7 @@ def _in_place_program(seed: int, backend_name: str) -> list:
     shared = a.numpy()  # writes to a's storage now run at once
     seen = []
     for _ in range(8):
-        k = r.randrange(12)
+        k = r.randrange(14)
         if k == 0:
             a = a + b.t()
         elif k == 1:
@@ -293,8 +331,12 @@ def _in_place_program(seed: int, backend_name: str) -> list:
             seen.append(np.float32(b.mean().item()))
         elif k == 10:
             b.copy_(a.t())
-        else:
+        elif k == 11:
             a = lt.where(a > 0, a, b)
+        elif k == 12:
+            b.add_((a @ a) / n)  # b in the product's epilogue only: may be written in place
+        else:
+            a.sub_(a.sum(1, keepdim=True) / n)  # a under the reduction too: never in place
     return seen + [a.numpy().copy(), b.numpy().copy(), shared.copy()]
 
 
