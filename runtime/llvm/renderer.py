@@ -354,10 +354,7 @@ class Renderer:
         if found is None:
             return lo
         address, size = found
-        gap = self.val(f"and i64 {self.val(f'sub i64 0, {address}')}, 63")
-        whole = self.val(f"icmp eq i64 {self.val(f'and i64 {address}, {size - 1}')}, 0")
-        start = self.iadd(lo, self.val(f"udiv i64 {self.val(f'select i1 {whole}, i64 {gap}, i64 0')}, {size}"))
-        start = self.val(f"select i1 {self.val(f'icmp slt i64 {start}, {hi}')}, i64 {start}, i64 {hi}")
+        start = self.line_start(address, size, lo, hi, otherwise=lo)  # misaligned: no peel
         iv = self.open_loop(lo, start)
         idx[d] = iv
         self.memo = {}
@@ -368,6 +365,16 @@ class Renderer:
         self.close_loop(iv)
         self.memo = {}
         return start
+
+    def line_start(self, address: str, size: int, lo, hi, otherwise) -> str:
+        """The first index from `lo` on whose element (`size` bytes, element `lo` at `address`)
+        starts a 64-byte cache line, at most `hi`; `otherwise` when the address is not a
+        multiple of `size` (numpy allows such arrays: no element of them starts a line)."""
+        gap = self.val(f"and i64 {self.val(f'sub i64 0, {address}')}, 63")  # bytes to a boundary
+        start = self.iadd(lo, self.val(f"udiv i64 {gap}, {size}"))
+        start = self.val(f"select i1 {self.val(f'icmp slt i64 {start}, {hi}')}, i64 {start}, i64 {hi}")
+        whole = self.val(f"icmp eq i64 {self.val(f'and i64 {address}, {size - 1}')}, 0")
+        return self.val(f"select i1 {whole}, i64 {start}, i64 {otherwise}")
 
     def _first_read(self, n: Node, idx) -> "tuple[str, int] | None":
         """(address as i64, element size) of the first kernel input that `n` reads at `idx`,
@@ -557,12 +564,7 @@ class Renderer:
         row = self.linearize(idx[:last] + [0], out.shape)  # the flat offset of the row's start
         first = self.val(f"getelementptr {stype(out.dtype)}, ptr %out0, i64 {self.iadd(row, lo)}")
         address = self.val(f"ptrtoint ptr {first} to i64")
-        gap = self.val(f"and i64 {self.val(f'sub i64 0, {address}')}, 63")  # bytes to a boundary
-        # an element-misaligned output (numpy allows it) never reaches a boundary: no tiles
-        whole = self.val(f"icmp eq i64 {self.val(f'and i64 {address}, {size - 1}')}, 0")
-        start = self.iadd(lo, self.val(f"udiv i64 {gap}, {size}"))
-        fits = self.val(f"icmp slt i64 {start}, {hi}")
-        start = self.val(f"select i1 {self.val(f'and i1 {whole}, {fits}')}, i64 {start}, i64 {hi}")
+        start = self.line_start(address, size, lo, hi, otherwise=hi)  # misaligned: no tiles
         count = self.val(f"sdiv i64 {self.val(f'sub nsw i64 {hi}, {start}')}, {per_tile}")
         end = self.iadd(start, self.val(f"mul nsw i64 {count}, {per_tile}"))
 
