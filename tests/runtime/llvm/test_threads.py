@@ -102,24 +102,6 @@ def test_errors_from_any_part_are_raised():
         llvm_backend.run([make(Op.IDIV, (a, leaf(b)))])
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forked_child_runs_split_kernels():
-    x = leaf(np.arange(1000, dtype=np.float32))
-    want = float(np.arange(1000, dtype=np.float64).sum())
-    got, = llvm_backend.run([make(Op.SUM, (x,), (0,))])  # the parent's pool exists now
-    assert float(got.reshape(())) == want
-    pid = os.fork()
-    if pid == 0:  # the child: no pool threads were inherited; a fresh pool must be built
-        try:
-            y = leaf(np.arange(1000, dtype=np.float32))
-            got, = llvm_backend.run([make(Op.SUM, (make(Op.ADD, (y, y)),), (0,))])
-            os._exit(0 if float(got.reshape(())) == 2 * want else 1)
-        except BaseException:
-            os._exit(2)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
 def test_an_error_only_in_the_last_part_is_raised():
     src = leaf(np.arange(4, dtype=np.float32))
     idx = np.zeros(30, np.int64)
