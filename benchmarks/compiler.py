@@ -4,11 +4,8 @@ numpy and llvm backends, numpy itself and (where installed) PyTorch eager, float
     python benchmarks/compiler.py [--repeats R] [--quick]
 
 Every figure is the best of at least R runs (the machine is shared: the best run is the least
-disturbed one), and the runs of the contenders of one row alternate (`race`), so a burst of load
-from another process hits all of them alike; a fast workload gets more runs, up to a time budget
-(MIN_SECONDS). In rows with PyTorch eager every contender runs in blocks of
-its own, two each, in turn (`sandwich`): torch's OpenMP threads spin for a while after each
-parallel region, so alternating call by call would slow both sides down. A lazytensor run times the whole observable step: building
+disturbed one). The contenders of a row run in blocks of their own, taken in turn for several
+rounds (`turns` says why). A lazytensor run times the whole observable step: building
 the graph and realizing it (compiling is excluded by a warm-up run; the cold/warm rows measure it
 in fresh processes). LT_BACKEND is set to llvm for the fresh processes unless already set.
 """
@@ -34,43 +31,45 @@ except ImportError:  # torch is optional: its columns then read "-"
 THREADS = os.cpu_count() or 1
 
 
-MIN_SECONDS = 0.5  # a row keeps running its contenders in turn until this much time has passed
-MAX_RUNS = 200
+ROUNDS = 4  # blocks per contender, taken in turn
+BLOCK_SECONDS = 0.25  # a block keeps running its contender until this much time has passed
+MAX_RUNS = 200  # runs per block at most
 
 
-def race(fns: list, repeats: int) -> list[float]:
-    """Best seconds of each `fn()`, their runs alternating (after one untimed warm-up call each):
-    at least `repeats` rounds, more while the row has used less than MIN_SECONDS."""
+def turns(fns: list, repeats: int, rounds: int = ROUNDS) -> list[float]:
+    """Best seconds of each `fn()`: every contender runs in blocks of back-to-back calls (at least
+    `repeats`, more while the block has used less than BLOCK_SECONDS; one untimed warm-up call
+    first), the contenders' blocks taken in turn, `rounds` times.
+
+    Why blocks: calls alternating one by one hand each contender the state its predecessor left
+    (after numpy's chain, 32 MiB of dirty cache lines for the next call to write back: the llvm
+    chain ran 3.25 instead of 2.69 ms after it, measured in one process), and torch's OpenMP
+    threads spin for a while after each parallel region, slowing whatever runs next (OpenBLAS's
+    for ~0.1 s: matmul 5.8 instead of 4.8 ms in a block started right after numpy's, which is
+    why a block lasts longer than that). Why rounds:
+    this VM's memory switches between a fast and a slow state for seconds at a time (a 64 MiB
+    sum reads in 0.5 or 0.9 ms, torch and lazytensor alike); with one block each, the row went
+    to whoever met the fast state. Several blocks in turn give every contender its share of both
+    states, and a burst of load from another process hits them alike."""
     for fn in fns:
         fn()
-    times = [[] for _ in fns]
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < repeats or (time.perf_counter() - start < MIN_SECONDS and rounds < MAX_RUNS):
-        for fn, ts in zip(fns, times):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        rounds += 1
-    return [min(ts) for ts in times]
-
-
-def sandwich(torch_fn, fns: list, repeats: int) -> list[float]:
-    """[torch's best seconds, then each of `fns`'s]: every contender runs in blocks of its own
-    (torch's OpenMP threads keep spinning after a call and slow whatever runs next), so each
-    meets the same cache state (back-to-back runs over the same data), and each gets two blocks,
-    in turn (torch, others, torch, others), keeping its better one: this VM's memory system
-    switches between a fast and a slow state for seconds at a time (a 64 MiB sum reads 0.5 or
-    0.9 ms, for torch and lazytensor alike), and one block each would hand the row to whoever
-    met the fast state."""
-    runs = [torch_fn, *fns]
-    first = [best(fn, repeats) for fn in runs]
-    return [min(a, best(fn, repeats)) for a, fn in zip(first, runs)]
+    bests = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            runs = 0
+            while runs < repeats or (time.perf_counter() - start < BLOCK_SECONDS
+                                     and runs < MAX_RUNS):
+                t0 = time.perf_counter()
+                fn()
+                bests[i] = min(bests[i], time.perf_counter() - t0)
+                runs += 1
+    return bests
 
 
 def best(fn, repeats: int) -> float:
     """Best-of-repeats seconds of `fn()` (after one untimed warm-up call)."""
-    return race([fn], repeats)[0]
+    return turns([fn], repeats, rounds=1)[0]
 
 
 def on_backend(name: str, fn):
@@ -172,9 +171,9 @@ def main() -> None:
     a, b, c = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
     la, lb, lc = lt_tensors(a, b, c)
     t_ltnp = best(on_backend("numpy", lambda: chain(la, lb, lc).realize()), R)
-    t_np, t_llvm, t_copy = race([lambda: chain(a, b, c),
-                                 on_backend("llvm", lambda: chain(la, lb, lc).realize()),
-                                 copy_fn(n)], R)
+    t_np, t_llvm, t_copy = turns([lambda: chain(a, b, c),
+                                  on_backend("llvm", lambda: chain(la, lb, lc).realize()),
+                                  copy_fn(n)], R)
     copy_gbs = 2 * 4 * n / t_copy / 1e9
     chain_gbs = 4 * 4 * n / t_llvm / 1e9
     row("10-op chain, 2^%d x3: llvm GB/s / %d-thread copy GB/s" % (n.bit_length() - 1, THREADS),
@@ -185,8 +184,8 @@ def main() -> None:
         ">= 10x", t_np / t_llvm >= 10)
     if torch is not None:
         ta, tb, tc = torch_tensors(a, b, c)
-        t_t, t_llvm = sandwich(lambda: chain(ta, tb, tc),
-                               [on_backend("llvm", lambda: chain(la, lb, lc).realize())], R)
+        t_t, t_llvm = turns([lambda: chain(ta, tb, tc),
+                             on_backend("llvm", lambda: chain(la, lb, lc).realize())], R)
         row("10-op chain: torch time / llvm time", f"{t_t / t_llvm:.1f}x (torch {t_t * 1e3:.0f} ms)",
             "(info)", True)
     del la, lb, lc
@@ -197,8 +196,8 @@ def main() -> None:
     t_ltnp = best(on_backend("numpy", lambda: lx.softmax(-1).realize()), R)
     if torch is not None:
         tx, = torch_tensors(x)
-        t_t, t_llvm = sandwich(lambda: torch.softmax(tx, -1),
-                               [on_backend("llvm", lambda: lx.softmax(-1).realize())], R)
+        t_t, t_llvm = turns([lambda: torch.softmax(tx, -1),
+                             on_backend("llvm", lambda: lx.softmax(-1).realize())], R)
         row(f"softmax {m}x{m} last dim: torch time / llvm time",
             f"{t_t / t_llvm:.2f}x (torch {t_t * 1e3:.1f} ms, llvm {t_llvm * 1e3:.1f} ms, "
             f"lt-numpy {t_ltnp * 1e3:.0f} ms)", ">= 2.5x", t_t / t_llvm >= 2.5)
@@ -213,8 +212,8 @@ def main() -> None:
             (f"column sums {m}x{m}", lambda: lx.sum(0).realize(), lambda t: t.sum(0), x, None)):
         if torch is not None:
             tt, = torch_tensors(arr)
-            t_t, t_llvm, t_np = sandwich(lambda: tfn(tt), [on_backend("llvm", lfn),
-                                                           lambda: tfn(arr)], R)
+            t_t, t_llvm, t_np = turns([lambda: tfn(tt), on_backend("llvm", lfn),
+                                       lambda: tfn(arr)], R)
             row(f"{name}: llvm time / torch time",
                 f"{t_llvm / t_t:.2f}x (llvm {t_llvm * 1e3:.2f} ms, torch {t_t * 1e3:.2f} ms, "
                 f"numpy {t_np * 1e3:.2f} ms)", "<= 1.1x" if goal else "(info)",
@@ -224,7 +223,7 @@ def main() -> None:
     p, q = (rng.standard_normal((k, k)).astype(np.float32) for _ in range(2))
     lp, lq = lt_tensors(p, q)
     flop = 2 * k ** 3
-    t_np, t_llvm = race([lambda: p @ q, on_backend("llvm", lambda: (lp @ lq).realize())], R)
+    t_np, t_llvm = turns([lambda: p @ q, on_backend("llvm", lambda: (lp @ lq).realize())], R)
     row(f"matmul {k}^3: llvm GFLOP/s / numpy GFLOP/s",
         f"{flop / t_llvm / 1e9:.1f} / {flop / t_np / 1e9:.1f} = {t_np / t_llvm:.2f}", ">= 0.8",
         t_np / t_llvm >= 0.8)
@@ -234,9 +233,8 @@ def main() -> None:
     lbias, = lt_tensors(bias)
     if torch is not None:
         tp, tq, tbias = torch_tensors(p, q, bias)
-        t_t, t_llvm = sandwich(lambda: torch.relu(tp @ tq.t() + tbias),
-                               [on_backend("llvm", lambda: (lp @ lq.t() + lbias).relu().realize())],
-                               R)
+        t_t, t_llvm = turns([lambda: torch.relu(tp @ tq.t() + tbias),
+                             on_backend("llvm", lambda: (lp @ lq.t() + lbias).relu().realize())], R)
         row(f"relu(x @ W.T + b) {k}^3: torch time / llvm time",
             f"{t_t / t_llvm:.2f}x (torch {t_t * 1e3:.1f} ms, llvm {t_llvm * 1e3:.1f} ms)",
             ">= 1.0x", t_t / t_llvm >= 1.0)
