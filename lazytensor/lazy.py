@@ -14,13 +14,15 @@ buffer, every live pending tensor is computed in the same flush, before the writ
 from __future__ import annotations
 
 import ctypes
+import math
 import weakref
 
 import numpy as np
 
 from lazytensor import config
-from lazytensor.compiler.ir import Buffer, Node, node, prune, prune_after_flush, site, user_site
-from lazytensor.compiler.ops import MOVEMENT, Op, make
+from lazytensor.compiler.ir import (Buffer, IRError, Node, node, prune, prune_after_flush, site,
+                                    user_site)
+from lazytensor.compiler.ops import MOVEMENT, Op, make_known
 
 _knobs = config.values
 _pending: list = []  # weak references to bases that may be pending
@@ -41,7 +43,11 @@ _BUFFER, _RESHAPE, _CONST = Op.BUFFER, Op.RESHAPE, Op.CONST
 def storage_node(buffer: Buffer, shape: tuple) -> Node:
     """The node that reads `buffer` as a contiguous tensor of `shape`."""
     n = node(_BUFFER, buffer.dtype, (buffer.size,), (), buffer)  # = make(Op.BUFFER, arg=buffer)
-    return n if shape == n.shape else make(_RESHAPE, (n,), shape)
+    if shape == n.shape:
+        return n
+    if math.prod(shape) != buffer.size:  # (make_known trusts its caller: check what RESHAPE would)
+        raise IRError(f"a buffer of {buffer.size} elements read as shape {list(shape)}")
+    return make_known(_RESHAPE, (n,), shape, buffer.dtype, shape)
 
 
 def is_realized(base) -> bool:
@@ -307,6 +313,12 @@ def _runs(run, base) -> bool:
 
 
 def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> None:
+    if fresh and base._buffer is None:
+        # memory nothing else sees (the backend's claim): kept as storage, never copied (a
+        # reshape that had to copy would only give another array nothing else sees)
+        flat = value.reshape(-1)
+        base._buffer = Buffer(base._node.dtype, flat.size, "cpu", flat)
+        return
     flat = value.reshape(-1) if value.flags.c_contiguous else None
     if base._buffer is not None:
         data = base._buffer.data
@@ -318,11 +330,7 @@ def _store(base, value: np.ndarray, must_copy: bool, fresh: bool = False) -> Non
         if not written:  # (written: the backend's kernel wrote it there already)
             np.copyto(data.reshape(value.shape), value, casting="unsafe")
         return
-    # Keep the result itself as storage when nothing else can see it (`fresh`: the backend's
-    # claim says so; or an array owning its memory); otherwise copy.
-    if fresh and flat is not None:
-        base._buffer = Buffer(base._node.dtype, flat.size, "cpu", flat)
-        return
+    # Keep the result itself as storage when it owns its memory; otherwise copy.
     owns = flat is not None and value.base is None and value.flags.owndata and value.flags.writeable
     data = flat if owns and not must_copy else np.array(value, order="C", copy=True).reshape(-1)
     base._buffer = Buffer(base._node.dtype, data.size, "cpu", data)

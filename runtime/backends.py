@@ -17,11 +17,16 @@ def _llvm() -> ModuleType:
 
 
 _BACKENDS = {"numpy": _numpy, "llvm": _llvm}
+_loaded: dict[str, ModuleType] = {}  # every flush asks: an import statement costs microseconds
 
 
 def current() -> ModuleType:
     """The backend module that LT_BACKEND names; it has `run(nodes) -> arrays`."""
-    name = config.get("BACKEND")
-    if name not in _BACKENDS:
-        raise RuntimeError(f"unknown backend LT_BACKEND={name!r}; available: {', '.join(_BACKENDS)}")
-    return _BACKENDS[name]()
+    name = config.values["BACKEND"]
+    module = _loaded.get(name)
+    if module is None:
+        if name not in _BACKENDS:
+            raise RuntimeError(f"unknown backend LT_BACKEND={name!r}; available: "
+                               f"{', '.join(_BACKENDS)}")
+        module = _loaded[name] = _BACKENDS[name]()
+    return module

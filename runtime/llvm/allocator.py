@@ -7,10 +7,13 @@ up to one of four steps per power of two, so a reused block wastes at most a qua
 
 A block returns to the pool when the last reference to its memory dies, and only then, so memory
 seen outside (`t.numpy()`, a view of it, a torch tensor made from it) is never reused while
-referenced: safe by construction. Each allocation is an `Owner` object that numpy arrays are made
-over (`__array_interface__`): every array or view of the memory holds it through its `base`
-chain (numpy never collapses a chain past an object that is not an ndarray), and `Owner.__del__`
-hands the raw block back to the pool.
+referenced: safe by construction. Each pooled allocation is an `Owner` object that numpy arrays
+are made over (`__array_interface__`): every array or view of the memory holds it through its
+`base` chain (numpy never collapses a chain past an object that is not an ndarray), and
+`Owner.__del__` hands the raw block back to the pool. A smaller allocation is a `SmallBlock`: an
+ndarray subclass that owns its memory (numpy's), so it too stays at the root of every base chain
+(numpy stops collapsing at an array that owns its data), and costs a third of an Owner to make
+(most outputs of small flushes are small: a sum's is 4 bytes).
 
 An output of a run is *fresh*: nothing but the caller sees it. `claim(array)` is how the caller
 takes it as storage without a copy (true once per block; false for any other array).
@@ -41,26 +44,31 @@ def size_class(nbytes: int) -> int:
 
 
 class Owner:
-    """One allocation: numpy arrays over it keep it alive; when it dies its block is freed."""
+    """One pooled allocation: numpy arrays over it keep it alive; when it dies its block goes
+    back to the pool."""
 
-    __slots__ = ("__array_interface__", "raw", "address", "pooled", "claimed")
+    __slots__ = ("__array_interface__", "raw", "address", "claimed")
 
-    def __init__(self, raw: np.ndarray, address: int, offset: int, nbytes: int, pooled: bool,
-                 claimed: bool):
+    def __init__(self, raw: np.ndarray, address: int, offset: int, nbytes: int, claimed: bool):
         """`address`: raw's data address (read once per block: `ndarray.ctypes` costs ~1 us)."""
         self.raw = raw
         self.address = address
-        self.pooled = pooled
         self.claimed = claimed
         self.__array_interface__ = {"shape": (nbytes,), "typestr": "|u1", "version": 3,
                                     "data": (address + offset, False)}
 
     def __del__(self) -> None:
-        if self.pooled:
-            try:
-                _release(self.raw, self.address)
-            except Exception:  # interpreter shutdown: module globals may be gone
-                pass
+        try:
+            _release(self.raw, self.address)
+        except Exception:  # interpreter shutdown: module globals may be gone
+            pass
+
+
+class SmallBlock(np.ndarray):
+    """A small allocation: numpy memory that no array but the ones over it sees; `claimed` as
+    Owner's (False until `claim`)."""
+
+    claimed = False
 
 
 def _release(raw: np.ndarray, address: int) -> None:
@@ -88,16 +96,21 @@ def _address(raw: np.ndarray) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(raw))
 
 
+_new_array = np.ndarray.__new__
+_U8 = np.dtype(np.uint8)
+
+
 def raw_bytes(nbytes: int, claimed: bool = False) -> np.ndarray:
-    """`nbytes` (at least 1) of 64-byte aligned memory as a uint8 array over a fresh Owner."""
-    nbytes = max(nbytes, 1)
-    if nbytes >= POOL_MIN:
-        raw, address = _take(size_class(nbytes) + ALIGN)
-        pooled = True
-    else:
-        raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
-        address, pooled = _address(raw), False
-    return np.asarray(Owner(raw, address, -address % ALIGN, nbytes, pooled, claimed))
+    """`nbytes` (at least 1) of fresh memory as a uint8 array: 64-byte aligned, from the pool,
+    over an Owner when there are POOL_MIN or more; a SmallBlock otherwise (numpy's alignment:
+    the kernels find their aligned spans at run time)."""
+    if nbytes < POOL_MIN:
+        block = _new_array(SmallBlock, (max(nbytes, 1),), _U8)
+        if claimed:
+            block.claimed = True
+        return block
+    raw, address = _take(size_class(nbytes) + ALIGN)
+    return np.asarray(Owner(raw, address, -address % ALIGN, nbytes, claimed))
 
 
 def view(raw: np.ndarray, dtype: dt.DType, shape: tuple, offset: int = 0) -> np.ndarray:
@@ -123,9 +136,9 @@ def claim(array: np.ndarray) -> bool:
     """True when `array` is a fresh output of this allocator that nobody claimed before: the
     caller may keep it as storage without a copy (it is the only one to see the memory)."""
     owner = array.base
-    while isinstance(owner, np.ndarray):
+    while type(owner) is np.ndarray:
         owner = owner.base
-    if not isinstance(owner, Owner) or owner.claimed:
+    if (type(owner) is not Owner and type(owner) is not SmallBlock) or owner.claimed:
         return False
     owner.claimed = True
     return True

@@ -83,15 +83,15 @@ def _ranges(kernel: Kernel) -> tuple[int, int, int]:
 WRITES_IN_PLACE = True  # run() takes `into` (lazy.realize passes in-place targets' storage)
 
 
-def claim(array: np.ndarray) -> bool:
-    """True once for an output array of `run` that the caller may keep without a copy (nothing
-    else sees its memory: allocator.claim)."""
-    return allocator.claim(array)
+# claim(array): True once for an output array of `run` that the caller may keep without a copy
+# (nothing else sees its memory); the allocator's own, called once per flushed output
+claim = allocator.claim
 
 
 def cache_size() -> int:
     """How many compiled kernels the in-memory cache holds."""
     return len(_cache)
+
 
 
 def _input_array(x: Node) -> np.ndarray:
@@ -408,13 +408,8 @@ def _cached_plan(sig) -> Plan | None:
         plan = _plans.get(sig)
     except TypeError:  # an op argument that does not hash: no plan for this graph
         return None
-    if plan is None:
-        return None
-    # every program still in the kernel cache (a test may clear it to force a compile)
-    if any(_cache.get(s.key) is not s.prog for s in plan.steps):
-        del _plans[plan.key]
-        return None
-    _plans.move_to_end(plan.key)
+    if plan is not None:
+        _plans.move_to_end(plan.key)
     return plan
 
 
@@ -456,3 +451,10 @@ def run(outputs: list[Node], into=None) -> list[np.ndarray]:
 def plan_count() -> int:
     """How many flushed-graph plans are cached."""
     return len(_plans)
+
+
+def clear_kernels() -> None:
+    """Forget every compiled kernel held in memory, and the plans that launch them (the disk
+    cache stays: a kernel compiled again may come from there)."""
+    _cache.clear()
+    _plans.clear()

@@ -41,7 +41,7 @@ def _tier(request):
     """Compile every kernel of the test at O0, or every one at O3 (LT_FAST_COMPILE), starting
     from an empty in-memory kernel cache (a program compiled at the other level is not reused)."""
     config.set(FAST_COMPILE=1 << 62 if request.param == "O0" else 0)
-    llvm_backend._cache.clear()
+    llvm_backend.clear_kernels()
     return request.param
 
 

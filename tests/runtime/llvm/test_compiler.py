@@ -121,11 +121,11 @@ def test_backend_uses_lt_cache_dir_and_lt_nocache(tmp_path):
     config.set(CACHE_DIR=str(tmp_path / "off"), NOCACHE=True)
     agree(y)
     assert entries(tmp_path / "off") == []
-    llvm_backend._cache.clear()
+    llvm_backend.clear_kernels()
     config.set(CACHE_DIR=str(tmp_path / "on"), NOCACHE=False)
     agree(y)
     assert len(entries(tmp_path / "on")) == 1
-    llvm_backend._cache.clear()  # a fresh process would load the entry from disk
+    llvm_backend.clear_kernels()  # a fresh process would load the entry from disk
     prog, hit = llvm_backend.program_for(
         llvm_backend.run_pipeline([y], llvm_backend.PIPELINE).schedule.steps[0].kernel)
     assert not hit and prog.from_disk
