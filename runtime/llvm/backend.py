@@ -30,7 +30,7 @@ from lazytensor.compiler.text import print_graph
 
 from . import allocator
 from .compiler import assembly, compile_ir
-from .program import Program
+from .program import Program, address
 from .renderer import render
 
 PIPELINE = "simplify,fuse,schedule"
@@ -367,40 +367,67 @@ def execute(plan: Plan, leaves: list[Node], outputs, debug: int = 0,
             into=None) -> list[np.ndarray]:
     """Run a plan over the flush's stored buffers `leaves`; one array per output node. `into`:
     per output, the storage the caller will store it in (or None); where the schedule allows
-    (`_in_place`) the kernel writes there directly and the result is that storage."""
+    (`_in_place`) the kernel writes there directly and the result is that storage.
+
+    Kernels are launched with addresses, each found once per flush: a temporary's is its offset
+    in the plan's one block (no array is made for it), a stored buffer's is looked up once
+    however many kernels read it (asking numpy for an address costs ~0.3 us warm, several
+    after a big kernel has emptied the caches; a training step's replay used to ask ~80 times)."""
     dests = _in_place(plan, leaves, into) if into is not None else None
     offsets, total, _ = plan.layout()
     block = allocator.slot(total) if total else None  # every temporary, at its offset
-    typed: dict[int, np.ndarray] = {}  # slot -> the array of the value it holds now
-    view, empty = allocator.view, allocator.empty
+    base = address(block) if block is not None else 0
+    empty = allocator.empty
+    arrays: dict[int, np.ndarray] = {}  # output slot -> the array of the value it holds now
+    at: dict = {}  # slot, or ("buffer", i) -> the address of the value it holds now
+    kept = []  # stored buffers converted for a kernel (contiguous, typed): alive until the end
     for step in plan.steps:
         if not step.is_output:
-            out = view(block, step.dtype, step.shape, offsets[step.slot])
-        elif dests and step.slot in dests:
-            out = dests[step.slot].reshape(step.shape)
+            out_ptr = base + offsets[step.slot]
         else:
-            out = empty(step.dtype, step.shape)
-        inputs = [typed[x] if isinstance(x, int) else _input_array(leaves[x[1]])
-                  for x in step.inputs]
+            if dests and step.slot in dests:
+                out = dests[step.slot].reshape(step.shape)
+            else:
+                out = empty(step.dtype, step.shape)
+            arrays[step.slot] = out
+            out_ptr = address(out)
+        ptrs = []
+        for x in step.inputs:
+            ptr = at.get(x)
+            if ptr is None:  # a stored buffer met for the first time in this flush
+                data = _input_array(leaves[x[1]])
+                kept.append(data)
+                ptr = at[x] = address(data)
+            ptrs.append(ptr)
         prog = step.prog
-        t0 = time.perf_counter() if debug else 0.0
-        prog(out, inputs, step.kernel)
         if debug:
-            dt_s = time.perf_counter() - t0
-            nbytes = out.nbytes + sum(a.nbytes for a in inputs)
-            how = "(plan)" if step.kernel is None else "(cached)" if step.hit else \
-                "(disk cache)" if prog.from_disk else "(compiled)"
-            print(f"{prog.name:<40} {dt_s * 1e3:9.3f} ms {nbytes / max(dt_s, 1e-9) / 1e9:8.2f} GB/s"
-                  f"  {how}", file=sys.stderr)
-        typed[step.slot] = out
+            t0 = time.perf_counter()
+            prog.launch(out_ptr, ptrs, step.kernel)
+            _print_launch(plan, step, leaves, time.perf_counter() - t0)
+        else:
+            prog.launch(out_ptr, ptrs, step.kernel)
+        at[step.slot] = out_ptr
     results = []
     for where, node in zip(plan.outputs, outputs):
         if isinstance(where, int):  # the value's own array, or a RESHAPE of it (fuse.storage_root)
-            value = typed[where]
+            value = arrays[where]
             results.append(value if value.shape == node.shape else value.reshape(node.shape))
         else:  # a stored buffer asked for as is: a view, so the caller copies before keeping it
             results.append(_input_array(leaves[where[1]]).view().reshape(node.shape))
     return results
+
+
+def _print_launch(plan: Plan, step: PlanStep, leaves: list[Node], seconds: float) -> None:
+    """LT_DEBUG=1's line for one launch: time, bytes moved per second, where the program came
+    from."""
+    sizes = {s.slot: s.nbytes for s in plan.steps}
+    nbytes = step.nbytes + sum(sizes[x] if isinstance(x, int) else leaves[x[1]].arg.data.nbytes
+                               for x in step.inputs)
+    prog = step.prog
+    how = "(plan)" if step.kernel is None else "(cached)" if step.hit else \
+        "(disk cache)" if prog.from_disk else "(compiled)"
+    print(f"{prog.name:<40} {seconds * 1e3:9.3f} ms {nbytes / max(seconds, 1e-9) / 1e9:8.2f} GB/s"
+          f"  {how}", file=sys.stderr)
 
 
 def _cached_plan(sig) -> Plan | None:

@@ -22,7 +22,7 @@ from .renderer import Rendered
 _INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 
 
-def _address(a: np.ndarray) -> int:
+def address(a: np.ndarray) -> int:
     """The address of `a`'s first element (what `a.ctypes.data` says, in a fifth of its ~1 us)."""
     try:
         return ctypes.addressof(ctypes.c_char.from_buffer(a))
@@ -67,8 +67,11 @@ class Program:
     def __call__(self, out: np.ndarray, inputs: list[np.ndarray], kernel=None) -> None:
         """Run the kernel writing `out` from `inputs`; raise what the kernel flagged (naming the
         source lines of `kernel`, the Kernel being run, when given)."""
-        ptrs = [_address(a) for a in inputs]
-        out_ptr = _address(out)
+        self.launch(address(out), [address(a) for a in inputs], kernel)
+
+    def launch(self, out_ptr: int, ptrs: list[int], kernel=None) -> None:
+        """`self(out, inputs, kernel)` given the arrays' addresses (a plan's replay knows them
+        without asking numpy: see backend.execute)."""
         n = threads.workers() if self.work >= threads.MIN_PARALLEL_WORK else 1
         launch = (self._launches.get(n) or self._prepare(n)) if n > 1 else None
         if launch is None or launch.nparts <= 1:  # all on the calling thread

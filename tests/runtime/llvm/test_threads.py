@@ -348,10 +348,10 @@ def test_idle_workers_sleep():
 
 
 def test_program_reads_buffer_addresses_like_numpy():
-    from lazytensor.runtime.llvm.program import _address
+    from lazytensor.runtime.llvm.program import address
     a = np.arange(100, dtype=np.float32)
     ro = a.copy()
     ro.flags.writeable = False
     for x in (a, a[3:], ro, ro[5:], np.empty(0, np.float32), a[::2], a.reshape(10, 10).T,
               np.broadcast_to(a[:1], (5,))):
-        assert _address(x) == x.ctypes.data
+        assert address(x) == x.ctypes.data
