@@ -304,11 +304,23 @@ def prune(recent_only: bool = False) -> int:
     return left
 
 
+# A flush that made fewer table entries than this since the last prune, and fewer bytes of new
+# buffers than SMALL_FLUSH_BYTES, leaves its dead nodes to a later flush's prune: the prune was
+# ~10 us of a small flush once a big kernel had emptied the caches (the sum of 2^24 floats:
+# 4 entries and 4 bytes a flush), while what it would free is bounded by these two numbers.
+SMALL_FLUSH_ENTRIES = 64
+SMALL_FLUSH_BYTES = 64 << 10
+
+
 def prune_after_flush() -> int:
     """The prune that ends a flush: forget the nodes only the table holds among those made since
     the last full prune (every node of the flushed graph but the oldest), and walk the whole table
-    now and then (see `_size_after_full_prune`); returns how many are left."""
+    now and then (see `_size_after_full_prune`); returns how many are left. After a small flush
+    (SMALL_FLUSH_ENTRIES, SMALL_FLUSH_BYTES) it does nothing."""
     global _looked_at_since_full_prune
+    if (len(_table) - _size_after_prune < SMALL_FLUSH_ENTRIES
+            and _allocated_since_prune < SMALL_FLUSH_BYTES):
+        return len(_table)
     young = len(_table) - _size_after_full_prune
     if (young < 0 or _allocated_since_full_prune > PRUNE_AFTER_BYTES
             or _looked_at_since_full_prune + young > _size_after_full_prune):

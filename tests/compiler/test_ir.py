@@ -289,6 +289,32 @@ def _big_old_table(n: int) -> list:
     return keep
 
 
+@pytest.fixture
+def every_flush_prunes(monkeypatch):
+    """prune_after_flush without its small-flush exemption (the policy the tests below check)."""
+    from lazytensor.compiler import ir as _ir
+    monkeypatch.setattr(_ir, "SMALL_FLUSH_ENTRIES", 0)
+
+
+def test_a_small_flush_leaves_its_dead_nodes_to_a_later_prune():
+    from lazytensor.compiler import ir as _ir
+    prune()
+    first = weakref.ref(const(0.625))  # dead at once: only the table holds it
+    _ir.prune_after_flush()
+    assert first() is not None  # a small flush leaves it...
+    keep = [const(i + 0.75) for i in range(_ir.SMALL_FLUSH_ENTRIES)]
+    _ir.prune_after_flush()
+    assert first() is None  # ...until SMALL_FLUSH_ENTRIES entries were made since the last prune
+    # a flush that made SMALL_FLUSH_BYTES of new buffers prunes at once
+    second = weakref.ref(const(0.0625))
+    Buffer(dt.uint8, _ir.SMALL_FLUSH_BYTES)
+    _ir.prune_after_flush()
+    assert second() is None
+    del keep
+    prune()
+
+
+@pytest.mark.usefixtures("every_flush_prunes")
 def test_a_flush_prune_frees_dead_nodes_made_since_the_last_full_prune():
     from lazytensor.compiler import ir as _ir
     keep = _big_old_table(500)
@@ -306,6 +332,7 @@ def test_a_flush_prune_frees_dead_nodes_made_since_the_last_full_prune():
     prune()
 
 
+@pytest.mark.usefixtures("every_flush_prunes")
 def test_a_flush_prune_leaves_old_dead_nodes_to_a_full_prune():
     from lazytensor.compiler import ir as _ir
     keep = _big_old_table(500)
@@ -319,6 +346,7 @@ def test_a_flush_prune_leaves_old_dead_nodes_to_a_full_prune():
     prune()
 
 
+@pytest.mark.usefixtures("every_flush_prunes")
 def test_a_flush_prune_looks_at_the_new_entries_only(monkeypatch):
     from lazytensor.compiler import ir as _ir
     keep = _big_old_table(2000)
@@ -335,6 +363,7 @@ def test_a_flush_prune_looks_at_the_new_entries_only(monkeypatch):
     prune()
 
 
+@pytest.mark.usefixtures("every_flush_prunes")
 def test_flush_prunes_walk_the_whole_table_now_and_then(monkeypatch):
     from lazytensor.compiler import ir as _ir
     keep = _big_old_table(100)
