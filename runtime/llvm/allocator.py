@@ -124,11 +124,12 @@ def empty(dtype: dt.DType, shape: tuple) -> np.ndarray:
     n = dtype.itemsize
     for d in shape:
         n *= d
-    return np.ndarray(shape, dtype.np_dtype, raw_bytes(n), 0)
+    return view(raw_bytes(n), dtype, shape)
 
 
 def slot(nbytes: int) -> np.ndarray:
-    """Raw bytes for a scheduled temporary; `view(slot, dtype, shape)` types it per use."""
+    """Raw bytes for a plan's scheduled temporaries (never handed out: the kernels are given
+    addresses in it; `view` would type a part of it)."""
     return raw_bytes(nbytes, claimed=True)
 
 

@@ -93,7 +93,6 @@ def cache_size() -> int:
     return len(_cache)
 
 
-
 def _input_array(x: Node) -> np.ndarray:
     data = x.arg.data
     if data is None:
