@@ -469,30 +469,28 @@ def render(r, p: Plan) -> str:
         ivs.append(iv)
     mlo, mhi = bounds(m_axis)
     nlo, nhi = bounds(n_axis)
+    def share(axis: int, unit: int, sliced: int) -> tuple:
+        """The runtime's slice start..end of axis `sliced`, as the same fraction of `axis`
+        taken in whole units of `unit` indices: (lo, hi) on `axis`."""
+        units = -(-shape[axis] // unit)
+        lo = r.val(f"sdiv i64 {r.val(f'mul i64 %start, {units}')}, {shape[sliced]}")
+        hi = r.val(f"sdiv i64 {r.val(f'mul i64 %end, {units}')}, {shape[sliced]}")
+        return r.val(f"mul i64 {lo}, {unit}"), smin(r.val(f"mul i64 {hi}, {unit}"), shape[axis])
+
     if split == m_axis and slice_columns(shape[m_axis], shape[n_axis], K, NR, VL, size,
                                          threads.workers()):
         # The runtime slices the m axis (the first kept one) across threads, but then every
         # thread packs all of b. Here a slice start..end of m stands for the same fraction of
         # n's micro-panels instead, and every thread runs all rows over its own columns. (The
         # choice is made once, here, so that every slice makes the same one.)
-        panels = -(-shape[n_axis] // NR)
-        M = shape[m_axis]
-        plo = r.val(f"sdiv i64 {r.val(f'mul i64 %start, {panels}')}, {M}")
-        phi = r.val(f"sdiv i64 {r.val(f'mul i64 %end, {panels}')}, {M}")
-        nlo = r.val(f"mul i64 {plo}, {NR}")
-        nhi = smin(r.val(f"mul i64 {phi}, {NR}"), shape[n_axis])
-        mlo, mhi = 0, M
+        nlo, nhi = share(n_axis, NR, m_axis)
+        mlo, mhi = 0, shape[m_axis]
     elif split == n_axis and p.rows_by_slice:
         # A transposed product (`_swap_pays`): the runtime slices its n axis (x's rows in
         # x @ W.T), but then every thread streams all of a (W). A slice start..end of n stands
         # for the same fraction of m's row tiles instead (see `Plan.rows_by_slice`).
-        tiles = -(-shape[m_axis] // MR)
-        N = shape[n_axis]
-        tlo = r.val(f"sdiv i64 {r.val(f'mul i64 %start, {tiles}')}, {N}")
-        thi = r.val(f"sdiv i64 {r.val(f'mul i64 %end, {tiles}')}, {N}")
-        mlo = r.val(f"mul i64 {tlo}, {MR}")
-        mhi = smin(r.val(f"mul i64 {thi}, {MR}"), shape[m_axis])
-        nlo, nhi = 0, N
+        mlo, mhi = share(m_axis, MR, n_axis)
+        nlo, nhi = 0, shape[n_axis]
     ncols = r.val(f"sub i64 {nhi}, {nlo}")
     nblocks = r.val(f"sdiv i64 {r.val(f'add i64 {ncols}, {NB - 1}')}, {NB}")
     jb = r.open_loop(0, nblocks)
