@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 import lazytensor as lt
+from lazytensor.compiler import dtypes as dt
+from lazytensor.compiler.ir import Buffer, Node
+from lazytensor.compiler.ops import Op, make
 
 try:  # PyTorch is optional: comparisons against it run only where it is installed
     import torch
@@ -60,3 +63,10 @@ SEED_MODEL_REPR = """NeuralNetwork(
     (4): Linear(in_features=512, out_features=10, bias=True)
   )
 )"""
+
+
+def leaf(a) -> Node:
+    """A graph node reading a private copy of array `a` (a BUFFER, reshaped to `a`'s shape)."""
+    a = np.asarray(a)
+    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
+    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)

@@ -8,18 +8,11 @@ import pytest
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.autodiff import autodiff, gradients
 from lazytensor.compiler.gradients import NOT_DIFFERENTIABLE, NON_DIFFERENTIABLE, RULES
-from lazytensor.compiler.ir import Buffer
 from lazytensor.compiler.ops import REGISTRY, Op, make
 from lazytensor.runtime.numpy_backend import run
+from lt_testing import leaf
 
 F64 = dt.float64
-
-
-def leaf(a: np.ndarray):
-    """A node reading a fresh buffer holding `a` (shaped like it)."""
-    a = np.ascontiguousarray(a)
-    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, "cpu", a.reshape(-1).copy()))
-    return make(Op.RESHAPE, (n,), a.shape) if a.shape != (a.size,) else n
 
 
 def numeric_grad(build, arrays, seed, which, eps=1e-6):

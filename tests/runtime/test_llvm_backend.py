@@ -24,6 +24,7 @@ from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import backends, numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
 from lazytensor.runtime.llvm.renderer import render
+from lt_testing import leaf
 
 ALL = dt.ALL_DTYPES
 FLOATS = (dt.float16, dt.bfloat16, dt.float32, dt.float64)
@@ -53,12 +54,6 @@ def data(shape, dtype, rng, low=-50, high=50):
         lo = 0 if dtype.category == "uint" else low
         return rng.integers(lo, high, shape).astype(dtype.np_dtype)
     return (rng.standard_normal(shape) * 10).astype(dtype.np_dtype)
-
-
-def leaf(a):
-    a = np.asarray(a)
-    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
-    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)
 
 
 def const(value, dtype, shape):

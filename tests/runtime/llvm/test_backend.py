@@ -16,6 +16,7 @@ from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend
+from lt_testing import leaf
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +25,6 @@ def _clean(tmp_path):
     backend._plans.clear()
     yield
     backend._plans.clear()
-
-
-def leaf(a):
-    a = np.asarray(a)
-    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
-    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)
 
 
 def softmax_like(x, c=2.0, d=dt.float32):

@@ -7,12 +7,11 @@ import itertools
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from lt_testing import torch
+from lt_testing import leaf, torch
 
 import lazytensor as lt
 from lazytensor import config
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Buffer
 from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
@@ -35,11 +34,6 @@ def check(got, want):
         np.testing.assert_array_equal(got, want)
     else:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-
-
-def leaf(a):
-    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
-    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)
 
 
 def product_node(a, b):

@@ -10,13 +10,13 @@ from hypothesis import given, settings, strategies as st
 
 import lazytensor as lt
 from lazytensor.compiler import dtypes as dt
-from lazytensor.compiler.ir import Buffer
 from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
 from lazytensor.runtime.llvm import matmul, threads
 from lazytensor.runtime.llvm.renderer import Renderer
+from lt_testing import leaf
 
 DTYPES = (np.float32, np.float64, np.int32, np.int64)
 
@@ -35,11 +35,6 @@ def check(got, want):
         # largest of them
         scale = float(np.abs(want).max()) if want.size else 0.0
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4 + 1e-5 * scale)
-
-
-def leaf(a):
-    n = make(Op.BUFFER, arg=Buffer(dt.dtype_from_numpy(a.dtype), a.size, data=a.reshape(-1).copy()))
-    return n if n.shape == a.shape else make(Op.RESHAPE, (n,), a.shape)
 
 
 def planned(t: lt.Tensor):
