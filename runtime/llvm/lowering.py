@@ -313,7 +313,7 @@ def _prod_combine(r, d, acc, x):
     return r.val(f"fmul reassoc {t} {acc}, {x}" if d.is_floating_point else f"mul {t} {acc}, {x}")
 
 
-# float32 sums and products accumulate in float32 blocks inside the double (renderer._blocked)
+# float32 sums and products accumulate in float32 blocks inside the double (reductions.blocked)
 BLOCKED = (_sum_combine, _prod_combine)
 
 

@@ -4,11 +4,11 @@ The kernel's function is `void @name(ptr noalias %out0, ptr noalias %in0.., ptr 
 i64 %end)`: one loop per dimension of the iteration shape, innermost last (so the innermost loop
 walks memory contiguously for a contiguous output and LLVM vectorizes it); the first loop runs
 `start..end` of the first kept dimension so the runtime can split a kernel across threads. A
-reducing kernel nests the reduced dimensions' loops inside the kept ones, accumulating in a stack
-slot that mem2reg turns into registers; a float32 sum runs its innermost loop in blocks from the
-first 64-byte boundary of its input on (`_blocked`, `_peel_to_alignment`). Two shapes get loop
-nests of their own: matrix products (matmul.py) and reductions that keep the last axis
-(columns.py); a big elementwise output is written with streaming stores (`_streamed_loop`).
+reducing kernel nests the reduced dimensions' loops inside the kept ones, accumulating in stack
+slots that mem2reg turns into registers (reductions.py: float32 blocks from a cache line on, and
+several rows of a big source read side by side). Two shapes get loop nests of their own: matrix
+products (matmul.py) and reductions that keep the last axis (columns.py); a big elementwise
+output is written with streaming stores (`_streamed_loop`).
 
 Values are rendered on demand at a symbolic index (one i64 per dimension of the node's shape):
 an elementwise op renders its operands at the same index; a movement op maps the index to its
@@ -28,15 +28,12 @@ import llvmlite.binding as llvm
 from lazytensor import config
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ir import Node, format_location
-from lazytensor.compiler.kernel import Kernel, param_index
-from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY, Op
+from lazytensor.compiler.kernel import Kernel
+from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY
 
-from . import columns, lowering, matmul
-from .indexing import INDEX_LOWERINGS  # importing indexing.py also fills the cells
-from .lowering import cast, ctype, literal, stype
+from . import columns, indexing, matmul, reductions  # noqa: F401 (importing indexing fills its cells)
+from .lowering import ctype, literal, stype
 
-BLOCK = 4096  # elements per float32 block of a blocked float reduction (Renderer._blocked)
-BLOCK_MIN = 256  # shorter innermost reduced loops accumulate in double directly
 # An elementwise kernel whose output has at least STREAM_BYTES writes it with non-temporal
 # (streaming) stores, which skip the cache: an ordinary store first reads the output's line from
 # memory, so streaming cuts a 3-input chain's memory traffic by a fifth. Below the size of the
@@ -99,8 +96,10 @@ class Renderer:
         self.gathers: list = []
         self.divisions: list = []
         self.err_size = 1
-        self.blocked = False  # a blocked float reduction (`_blocked`): needs `%bacc`
+        self.blocked = False  # a blocked float reduction (reductions.blocked): needs `%bacc0`..
         self.tile = False  # a streaming kernel (`_streamed_loop`): needs `%tile`
+        self.acc_t: str | None = None  # a reducing kernel's accumulator type: needs `%acc0`..
+        self.naccs = 1  # `%acc0`.. (and `%bacc0`.. when blocked): one per row read at once
         self._positions: dict[int, int] | None = None
 
     def site(self, n: Node, **extra) -> Site:
@@ -331,40 +330,6 @@ class Renderer:
         k = self.kernel
         return next((d for d, n in enumerate(k.shape) if d not in k.reduce_axes and n != 1), None)
 
-    def _blocked(self, reduction, red: Node, acc_dtype, n: int, first: bool) -> bool:
-        """Whether the innermost reduced loop (length `n`, or `start..end` when `first`) runs in
-        blocks of BLOCK elements: for a float32 (or float16/bfloat16, computed as float) SUM or
-        PROD whose accumulator is double. Within a block the values accumulate in float `%bacc`
-        (`reassoc`, so LLVM keeps several vector partial accumulators, with no per-element
-        conversion to double) and each block's total is added to the double accumulator: the
-        error stays that of a short float32 sum."""
-        return (reduction.combine in lowering.BLOCKED and acc_dtype is dt.float64
-                and red.srcs[0].dtype in (dt.float32, dt.float16, dt.bfloat16)
-                and (first or n >= BLOCK_MIN))
-
-    def _peel_to_alignment(self, red: Node, reduction, acc_dtype, idx: list, d: int, lo, hi):
-        """Emit the first elements of a blocked reduction's innermost loop (axis `d`, `lo..hi`),
-        up to the first 64-byte boundary of the buffer it reads, as a plain loop into the
-        accumulator; returns where the blocks start. Every vector load of the blocks then stays
-        within one cache line: numpy's big arrays start 16 bytes past a line, and a 64-byte load
-        from there touches two (measured, same process under load: the row sums of such a
-        4096x4096 array 0.72 -> 0.63 ms, a sum of 2^24 0.71 -> 0.62 ms)."""
-        at = list(idx)
-        at[d] = lo
-        found = self._first_read(red.srcs[0], at)
-        if found is None:
-            return lo
-        address, size = found
-        start = self.line_start(address, size, lo, hi, otherwise=lo)  # misaligned: no peel
-        iv = self.open_loop(lo, start)
-        idx[d] = iv
-        self.memo = {}
-        x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
-        self.combine_into(reduction, acc_dtype, "%acc", x)
-        self.close_loop(iv)
-        self.memo = {}
-        return start
-
     def line_start(self, address: str, size: int, lo, hi, otherwise) -> str:
         """The first index from `lo` on whose element (`size` bytes, element `lo` at `address`)
         starts a 64-byte cache line, at most `hi`; `otherwise` when the address is not a
@@ -375,48 +340,6 @@ class Renderer:
         whole = self.val(f"icmp eq i64 {self.val(f'and i64 {address}, {size - 1}')}, 0")
         return self.val(f"select i1 {whole}, i64 {start}, i64 {otherwise}")
 
-    def _first_read(self, n: Node, idx) -> "tuple[str, int] | None":
-        """(address as i64, element size) of the first kernel input that `n` reads at `idx`,
-        looking through elementwise ops and views (not padding or gathers); None if there is
-        none within a few nodes. Only used to choose where aligned blocks begin."""
-        stack = [(n, list(idx))]
-        for _ in range(64):
-            if not stack:
-                return None
-            m, at = stack.pop()
-            if m.op is Op.BUFFER:
-                i = param_index(m)
-                if i is not None:
-                    p = self.val(f"getelementptr {stype(m.dtype)}, ptr %in{i}, i64 {at[0]}")
-                    return self.val(f"ptrtoint ptr {p} to i64"), m.dtype.itemsize
-            elif m.op in ELEMENTWISE:
-                stack.extend((s, at) for s in reversed(m.srcs))
-            elif m.op in INDEX_LOWERINGS:
-                src_idx, valid = INDEX_LOWERINGS[m.op](self, m, at)
-                if valid is None:
-                    stack.append((m.srcs[0], src_idx))
-            elif m.op is Op.CONTIGUOUS:
-                stack.append((m.srcs[0], at))
-        return None
-
-    def combine_into(self, reduction, d: dt.DType, ptr: str, x: str) -> None:
-        """`*ptr = combine(*ptr, x)` for the accumulator of dtype `d` in stack slot `ptr`."""
-        t = ctype(d)
-        acc = self.val(f"load {t}, ptr {ptr}")
-        self.emit(f"store {t} {reduction.combine(self, d, acc, x)}, ptr {ptr}")
-
-    def open_blocks(self, lo, hi, identity: str) -> tuple[str, str]:
-        """Open the loop over blocks of `lo..hi` and the loop within one, zeroing `%bacc` between
-        them; returns both induction variables (block, element)."""
-        count = self.val(f"sub nsw i64 {hi}, {lo}")
-        nblocks = self.val(f"sdiv i64 {self.val(f'add nsw i64 {count}, {BLOCK - 1}')}, {BLOCK}")
-        b = self.open_loop(0, nblocks)
-        blo = self.iadd(lo, self.val(f"mul nsw i64 {b}, {BLOCK}"))
-        bend = self.val(f"add nsw i64 {blo}, {BLOCK}")
-        bhi = self.val(f"select i1 {self.val(f'icmp slt i64 {bend}, {hi}')}, i64 {bend}, i64 {hi}")
-        self.emit(f"store float {identity}, ptr %bacc")
-        return b, self.open_loop(blo, bhi)
-
     def render_kernel(self, mode: str = "main") -> str:
         """The text of one function of the kernel's module.
 
@@ -426,107 +349,113 @@ class Renderer:
         accumulator to `%out0[0]`; "fin" combines `%nparts` such partials from `%part` and
         applies the kernel's epilogue, writing the output. Partials sit in 8-byte slots
         whatever the accumulator's type.
+
+        A big reduction reads several stretches of its input at once (reductions.stretches): in
+        "main" the split axis' `start..end` is cut into that many equal runs of rows walked side
+        by side (`_stretched_rows`; the rows left over get a loop of their own); a long blocked
+        innermost axis is cut likewise (reductions.stretched_blocks).
         """
         k = self.kernel
-        (out,) = k.outputs
         shape, axes = k.shape, set(k.reduce_axes)
         reds = k.reductions()
         if len(reds) > 1:
             raise NotImplementedError(f"kernel {k.name} holds {len(reds)} reductions")
         if mode == "main" and columns.applies(k):
             return columns.render(self)
+        if reds:
+            self.acc_t = ctype(REGISTRY[reds[0].op].llvm.acc_type(reds[0].dtype))
+        idx: list = [0] * len(shape)
+        if mode == "fin":
+            reductions.finish(self, idx)
+            return self._function(mode)
+        if mode == "part":  # every kept axis has size 1: no loop over them
+            self._rows([idx], [], mode)
+            return self._function(mode)
         kept = [d for d in range(len(shape)) if d not in axes]
         split = self.split_axis()
-        idx: list = [0] * len(shape)
-        acc_ptr = None
-        if reds:
-            red = reds[0]
-            reduction = REGISTRY[red.op].llvm
-            acc_dtype = reduction.acc_type(red.dtype)
-            acc_t = ctype(acc_dtype)
-            acc_ptr = "%acc"
-        # outer loops over the kept dimensions; the split one runs start..end
+        streamed = self.streams()
+        # the kept axes before the split one have size 1 (one iteration each)
+        head = kept[:kept.index(split)] if split is not None else kept
         ivs = []
-        streamed = mode == "main" and self.streams()
-        if mode == "main":
-            for d in kept[:-1] if streamed else kept:
+        for d in head:
+            ivs.append(self.open_loop(0, shape[d]))
+        if split is None:  # one outer iteration: the loop keeps the start..end contract
+            ivs.append(self.open_loop("%start", "%end"))
+            self._rows([idx], [], mode)
+        elif streamed:
+            tail = kept[kept.index(split) + 1:]
+            last = kept[-1]
+            for d in [split, *tail][:-1]:
                 iv = self.open_loop("%start" if d == split else 0,
                                     "%end" if d == split else shape[d])
                 idx[d] = iv if shape[d] != 1 else 0
                 ivs.append(iv)
-            if streamed:
-                last = kept[-1]
-                self._streamed_loop(("%start", "%end") if last == split else (0, shape[last]), idx)
-                for iv in reversed(ivs):
-                    self.close_loop(iv)
-                return self._function(mode, None, None)
-            if split is None:  # one outer iteration: the loop keeps the start..end contract
-                ivs.append(self.open_loop("%start", "%end"))
-        out_idx = list(idx)
-        if reds and mode in ("main", "part"):
-            self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {acc_ptr}")
-            inner = []
-            part_axis = next((d for d in sorted(axes) if shape[d] != 1), min(axes, default=None))
-            block = None
-            for d in sorted(axes):
-                first = mode == "part" and d == part_axis
-                lo, hi = ("%start", "%end") if first else (0, shape[d])
-                if d == max(axes) and self._blocked(reduction, red, acc_dtype, shape[d], first):
-                    self.blocked = True
-                    lo = self._peel_to_alignment(red, reduction, acc_dtype, idx, d, lo, hi)
-                    b, block = self.open_blocks(lo, hi, reduction.identity(dt.float32))
-                    inner.append(b)
-                    continue
-                iv = self.open_loop(lo, hi)
-                idx[d] = iv if shape[d] != 1 or first else 0
-                inner.append(iv)
-            self.memo = {}
-            if block is None:
-                x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, acc_dtype)
-                self.combine_into(reduction, acc_dtype, acc_ptr, x)
-            else:  # the innermost reduced loop runs in blocks: see `_blocked`
-                idx[max(axes)] = block
-                x = cast(self, self.render(red.srcs[0], idx), red.srcs[0].dtype, dt.float32)
-                self.combine_into(reduction, dt.float32, "%bacc", x)
-                self.close_loop(block)
-                part = cast(self, self.val("load float, ptr %bacc"), dt.float32, acc_dtype)
-                self.combine_into(reduction, acc_dtype, acc_ptr, part)
-            for iv in reversed(inner):
-                self.close_loop(iv)
-            self.memo = {}
-            total = self.val(f"load {acc_t}, ptr {acc_ptr}")
-            if mode == "part":
-                self.emit(f"store {acc_t} {total}, ptr %out0")
-            else:
-                self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
-        elif reds and mode == "fin":
-            self.emit(f"store {acc_t} {reduction.identity(acc_dtype)}, ptr {acc_ptr}")
-            iv = self.open_loop(0, "%nparts")
-            p = self.val(f"getelementptr i64, ptr %part, i64 {iv}")  # 8-byte slots
-            self.combine_into(reduction, acc_dtype, acc_ptr, self.val(f"load {acc_t}, ptr {p}"))
+            self._streamed_loop(("%start", "%end") if last == split else (0, shape[last]), idx)
+        else:
+            tail = kept[kept.index(split) + 1:]
+            lo = self._stretched_rows(idx, split, tail, mode)
+            iv = self.open_loop(lo, "%end")  # every row, or those left over
+            idx[split] = iv
+            self._rows([idx], tail, mode)
             self.close_loop(iv)
-            self.memo = {}
-            total = self.val(f"load {acc_t}, ptr {acc_ptr}")
-            self.memo[(id(red), tuple(out_idx))] = cast(self, total, acc_dtype, red.dtype)
-        if mode != "part":
-            at = self.output_index(out_idx)
-            value = self.render(out, at)
-            self.store("%out0", out.dtype, self.linearize(at, out.shape), value)
         for iv in reversed(ivs):
             self.close_loop(iv)
-        return self._function(mode, acc_ptr, acc_t if reds else None)
+        return self._function(mode)
 
-    def _function(self, mode: str, acc_ptr: "str | None", acc_t: "str | None") -> str:
+    def _stretched_rows(self, idx: list, split: int, tail: list[int], mode: str):
+        """Runs of rows read side by side (reductions.stretches): `start..end` of the split axis
+        cut into that many equal runs, one loop walking them together; returns where the rows
+        left over begin (`%start` for a kernel that reads one stretch)."""
+        n = reductions.stretches(self)
+        if n == 1:
+            return "%start"
+        per = self.val(f"sdiv i64 {self.val('sub nsw i64 %end, %start')}, {n}")
+        iv = self.open_loop(0, per)
+        row = self.iadd("%start", iv)
+        idxs = []
+        for s in range(n):
+            at = list(idx)
+            at[split] = self.iadd(row, self.val(f"mul nsw i64 {per}, {s}") if s else 0)
+            idxs.append(at)
+        self._rows(idxs, tail, mode)
+        self.close_loop(iv)
+        return self.iadd("%start", self.val(f"mul nsw i64 {per}, {n}"))
+
+    def _rows(self, idxs: list, tail: list[int], mode: str) -> None:
+        """The loops of the kept axes `tail` (after the split one) and, inside, the kernel's
+        value at each index of `idxs` (rows read side by side): its reduction, if any, then
+        (except in "part") the output's store."""
+        k = self.kernel
+        (out,) = k.outputs
+        shape = k.shape
+        ivs = []
+        for d in tail:
+            iv = self.open_loop(0, shape[d])
+            for idx in idxs:
+                idx[d] = iv if shape[d] != 1 else 0
+            ivs.append(iv)
+        out_idxs = [list(idx) for idx in idxs]
+        if k.reductions():
+            reductions.reduce(self, idxs, mode)
+        if mode != "part":
+            for out_idx in out_idxs:
+                at = self.output_index(out_idx)
+                value = self.render(out, at)
+                self.store("%out0", out.dtype, self.linearize(at, out.shape), value)
+        for iv in reversed(ivs):
+            self.close_loop(iv)
+
+    def _function(self, mode: str) -> str:
         """The text of the function whose body `self.lines` holds (see `render_kernel`)."""
         self.emit("ret void")
         params = ["ptr noalias %out0"] + [f"ptr noalias %in{i}" for i in range(len(self.kernel.inputs))]
         params += ["ptr noalias %err"]
         params += ["ptr noalias %part", "i64 %nparts"] if mode == "fin" else ["i64 %start", "i64 %end"]
         entry = ["entry:"]
-        if acc_ptr:
-            entry.append(f"  {acc_ptr} = alloca {acc_t}")
+        if self.acc_t is not None:
+            entry += [f"  %acc{s} = alloca {self.acc_t}" for s in range(max(self.naccs, 1))]
         if self.blocked:
-            entry.append("  %bacc = alloca float")
+            entry += [f"  %bacc{s} = alloca float" for s in range(max(self.naccs, 1))]
         if self.tile:
             entry.append(f"  %tile = alloca i8, i64 {STREAM_TILE}, align 64")
         suffix = "" if mode == "main" else f"_{mode}"

@@ -1,6 +1,6 @@
 """Tests for the renderer's blocked float reductions: a float32 (float16, bfloat16) SUM or PROD
 accumulates each block of the innermost reduced loop in float (vector partial accumulators)
-and adds the block totals in double (renderer.Renderer._blocked)."""
+and adds the block totals in double (reductions.blocked)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime.llvm import backend as llvm_backend
-from lazytensor.runtime.llvm import renderer
+from lazytensor.runtime.llvm import reductions
 from lazytensor.runtime.llvm.renderer import render
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -28,16 +28,16 @@ def rendered(out):
 def test_float32_sum_is_blocked_and_float64_is_not():
     x = leaf(np.ones((4, 5000), np.float32))
     r = rendered(make(Op.SUM, (x,), (1,)))
-    assert "%bacc = alloca float" in r.ir and "fadd reassoc float" in r.ir
+    assert "%bacc0 = alloca float" in r.ir and "fadd reassoc float" in r.ir
     y = leaf(np.ones((4, 5000), np.float64))
     assert "%bacc" not in rendered(make(Op.SUM, (y,), (1,))).ir
-    short = leaf(np.ones((4, renderer.BLOCK_MIN - 1), np.float32))
+    short = leaf(np.ones((4, reductions.BLOCK_MIN - 1), np.float32))
     assert "%bacc" not in rendered(make(Op.SUM, (short,), (1,))).ir
     assert "%bacc" not in rendered(make(Op.MAX_REDUCE, (x,), (1,))).ir
 
 
-@pytest.mark.parametrize("n", [renderer.BLOCK_MIN, renderer.BLOCK - 1, renderer.BLOCK + 1,
-                               3 * renderer.BLOCK + 17, 2 ** 20 + 7])
+@pytest.mark.parametrize("n", [reductions.BLOCK_MIN, reductions.BLOCK - 1, reductions.BLOCK + 1,
+                               3 * reductions.BLOCK + 17, 2 ** 20 + 7])
 def test_full_float32_sum_matches_numpy_and_double(n):
     a = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     (got,) = agree(make(Op.SUM, (leaf(a),), (0,)))
@@ -109,7 +109,7 @@ def program_of(out):
 
 @pytest.mark.parametrize("offset", range(0, 64, 4))
 def test_blocks_start_at_a_cache_line_whatever_the_input_alignment(offset):
-    # the first elements up to a 64-byte boundary are peeled off (Renderer._peel_to_alignment):
+    # the first elements up to a 64-byte boundary are peeled off (reductions.peel_to_alignment):
     # every alignment must give the same sums, for row sums and for a full sum split in parts
     rng = np.random.default_rng(offset)
     rows = rng.standard_normal((5, 3000)).astype(np.float32)
