@@ -35,7 +35,6 @@ import os
 import queue
 import threading
 import time
-from typing import Callable
 
 import numpy as np
 
@@ -216,35 +215,3 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
-
-
-def parallel_for(fn: Callable[[int, int, int], None], total: int, work: int) -> int:
-    """Run the Python function `fn(part, start, end)` over the chunks of `0..total`, on all cores
-    when `work` (elements visited) is worth it; returns the number of parts. The first error a
-    part raises is raised once every part has ended. (Kernels launch through `run` without
-    Python in between; this is for Python code, each part holding the GIL while it runs.)"""
-    n = workers() if work >= MIN_PARALLEL_WORK else 1
-    parts = chunks(total, n)
-    if len(parts) <= 1:
-        fn(0, 0, total)
-        return 1
-    errors: dict[int, BaseException] = {}
-
-    def part(i: int, _: int | None, start: int, end: int) -> None:
-        try:
-            fn(i, start, end)
-        except BaseException as e:  # a ctypes callback cannot raise: handed to the caller
-            errors[i] = e
-
-    callback = _CALLBACK(part)
-    args = np.array([(i, 0) for i in range(len(parts))], dtype=np.int64)  # (part, unused)
-    base = args.ctypes.data
-    tasks = task_table(trampoline(2), ctypes.cast(callback, ctypes.c_void_p).value,
-                       [base + 16 * i for i in range(len(parts))], parts)
-    with lock:
-        run(tasks.ctypes.data, len(parts))
-    if errors:
-        raise errors[min(errors)]
-    return len(parts)
