@@ -29,8 +29,9 @@ from lazytensor.compiler.passes import run_pipeline
 from lazytensor.compiler.text import print_graph
 
 from . import allocator
+from .allocator import address
 from .compiler import assembly, compile_ir
-from .program import Program, address
+from .program import Program
 from .renderer import render
 
 PIPELINE = "simplify,fuse,schedule"

@@ -377,7 +377,7 @@ def test_idle_workers_sleep():
 
 
 def test_program_reads_buffer_addresses_like_numpy():
-    from lazytensor.runtime.llvm.program import address
+    from lazytensor.runtime.llvm.allocator import address
     a = np.arange(100, dtype=np.float32)
     ro = a.copy()
     ro.flags.writeable = False
