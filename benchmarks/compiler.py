@@ -47,8 +47,8 @@ def turns(fns: list, repeats: int, rounds: int = ROUNDS) -> list[float]:
     threads spin for a while after each parallel region, slowing whatever runs next (OpenBLAS's
     for ~0.1 s: matmul 5.8 instead of 4.8 ms in a block started right after numpy's, which is
     why a block lasts longer than that). Why rounds:
-    this VM's memory switches between a fast and a slow state for seconds at a time (a 64 MiB
-    sum reads in 0.5 or 0.9 ms, torch and lazytensor alike); with one block each, the row went
+    this VM's memory switches between a fast and a slow state for seconds at a time (torch's sum
+    of 64 MiB takes 0.5 or 0.85 ms); with one block each, the row went
     to whoever met the fast state. Several blocks in turn give every contender its share of both
     states, and a burst of load from another process hits them alike."""
     for fn in fns:
