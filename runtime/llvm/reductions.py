@@ -91,7 +91,8 @@ def reduce(r: Renderer, idxs: list, mode: str) -> None:
         if d == innermost and blocked(reduction, red, acc_dtype, shape[d], first):
             r.blocked = True
             lo = peel_to_alignment(r, red, reduction, acc_dtype, idxs, d, lo, hi, accs)
-            if len(idxs) == 1 and stretches(r) > 1:
+            # (a row shorter than STRETCHES blocks has no whole run to read: no code for one)
+            if len(idxs) == 1 and stretches(r) > 1 and shape[d] >= STRETCHES * BLOCK:
                 lo = stretched_blocks(r, red, reduction, acc_dtype, idxs[0], d, lo, hi)
             identity = reduction.identity(dt.float32)
             b, block = open_blocks(r, lo, hi, [(f"%bacc{s}", identity) for s in range(len(idxs))])
