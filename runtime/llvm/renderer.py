@@ -31,7 +31,7 @@ from lazytensor.compiler.ir import Node, format_location
 from lazytensor.compiler.kernel import Kernel
 from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY
 
-from . import columns, indexing, matmul, reductions  # noqa: F401 (importing indexing fills its cells)
+from . import columns, indexing, matmul, matmul_plan, reductions  # noqa: F401 (importing indexing fills its cells)
 from .lowering import ctype, literal, stype
 
 # An elementwise kernel whose output has at least STREAM_BYTES writes it with non-temporal
@@ -526,7 +526,7 @@ class Renderer:
 def render_module(kernel: Kernel, name: str) -> Rendered:
     """The kernel's module: `@name`, plus `@name_part` and `@name_fin` for a full reduction."""
     main = Renderer(kernel, name)
-    product = matmul.plan(kernel, main.split_axis())
+    product = matmul_plan.plan(kernel, main.split_axis())
     if product is not None:  # a matrix product: the packed, register-tiled loop nest
         body = matmul.render(main, product)
         text = "\n".join([*sorted(main.decls), body,

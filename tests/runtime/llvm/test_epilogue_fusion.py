@@ -14,7 +14,7 @@ import lazytensor as lt
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
-from lazytensor.runtime.llvm import columns, matmul, threads
+from lazytensor.runtime.llvm import columns, matmul_plan, threads
 from lazytensor.runtime.llvm.renderer import Renderer, render
 
 
@@ -47,7 +47,7 @@ def agree(y: lt.Tensor, rtol=1e-5, atol=1e-4):
 
 
 def is_product(k) -> bool:
-    return matmul.plan(k, Renderer(k, "t").split_axis()) is not None
+    return matmul_plan.plan(k, Renderer(k, "t").split_axis()) is not None
 
 
 # ---- matrix products: bias, activation and scale in the product's epilogue ----

@@ -1,5 +1,5 @@
-"""Tests for runtime/llvm/matmul.py: the packed, register-tiled product kernel against numpy
-(and PyTorch where installed), whatever the position of the reduced axis."""
+"""Tests for runtime/llvm/matmul.py and matmul_plan.py: the packed, register-tiled product kernel
+against numpy (and PyTorch where installed), whatever the position of the reduced axis."""
 from __future__ import annotations
 
 import itertools
@@ -16,7 +16,7 @@ from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
-from lazytensor.runtime.llvm import matmul, threads
+from lazytensor.runtime.llvm import matmul_plan, threads
 from lazytensor.runtime.llvm.renderer import Renderer, render
 
 DTYPES = (np.float32, np.float64, np.int32, np.int64)
@@ -88,7 +88,7 @@ def test_fused_epilogue_and_cast(dtype):
     c = leaf(rand((13, 35, 1), dtype, rng))
     out = make(Op.CAST, (make(Op.MAX, (make(Op.ADD, (s, c)), make(Op.MUL, (s, s)))),), dt.float64)
     k = kernel_of(out)
-    assert matmul.plan(k, Renderer(k, "t").split_axis()) is not None
+    assert matmul_plan.plan(k, Renderer(k, "t").split_axis()) is not None
     assert "@malloc" in render(k, "k_t").ir
     got, = llvm_backend.run([out])
     want, = numpy_backend.run([out])
@@ -101,13 +101,13 @@ def test_plan_declines_what_it_does_not_handle():
                  (rand((5, 4), np.int16, rng), rand((4, 6), np.int16, rng))):  # unsupported dtype
         out = product_node(a, b)
         k = kernel_of(out)
-        assert matmul.plan(k, Renderer(k, "t").split_axis()) is None
+        assert matmul_plan.plan(k, Renderer(k, "t").split_axis()) is None
         check(llvm_backend.run([out])[0], numpy_backend.run([out])[0])
     # a SUM of a MUL whose factors both vary along m and n is no product
     x = leaf(rand((4, 5, 3), np.float32, rng))
     s = make(Op.SUM, (make(Op.MUL, (x, x)),), (2,))
     k = kernel_of(s)
-    assert matmul.plan(k, Renderer(k, "t").split_axis()) is None
+    assert matmul_plan.plan(k, Renderer(k, "t").split_axis()) is None
 
 
 # ---- products reduced over any axis (the weight gradient g.T @ x of backward reduces the first) ----
@@ -115,7 +115,7 @@ def test_plan_declines_what_it_does_not_handle():
 def planned(t: lt.Tensor):
     """The matmul plans of the reducing kernels that compute `t` (None where one is not planned)."""
     kernels = run_pipeline([t.node], "simplify,fuse,schedule").kernels
-    return [matmul.plan(k, Renderer(k, "t").split_axis()) for k in kernels if k.reductions()]
+    return [matmul_plan.plan(k, Renderer(k, "t").split_axis()) for k in kernels if k.reductions()]
 
 
 def roles_product(order: str, m: int, n: int, k: int, dtype, rng, batch: tuple = ()):
@@ -137,7 +137,7 @@ def test_reduced_axis_anywhere(dtype, order, m, n, k):
     rng = np.random.default_rng(m * 10000 + n * 100 + k)
     got, want = roles_product(order, m, n, k, dtype, rng)
     # int32.sum() is int64 (PyTorch): a SUM of a CAST, no product; with m = 1 after n it is a
-    # matrix-vector product (see matmul._roles)
+    # matrix-vector product (see matmul_plan._roles)
     if dtype is not np.int32 and (m > 1 or order.index("m") < order.index("n")):
         (p,) = planned(got)
         assert p is not None and p.k_axis == order.index("k")
@@ -195,7 +195,7 @@ def test_epilogue_of_a_product_reduced_first(dtype):
     out = make(Op.CAST, (make(Op.MAX, (make(Op.ADD, (s, make(Op.EXPAND, (bias,), (1, 13, 35)))),
                                        make(Op.MUL, (s, s)))),), dt.float64)
     k = kernel_of(out)
-    p = matmul.plan(k, Renderer(k, "t").split_axis())
+    p = matmul_plan.plan(k, Renderer(k, "t").split_axis())
     assert p is not None and (p.m_axis, p.n_axis, p.k_axis) == (1, 2, 0)
     got, = llvm_backend.run([out])
     want, = numpy_backend.run([out])
@@ -249,7 +249,7 @@ def test_a_is_packed_only_where_it_does_not_run_along_k():
 
 def test_threads_split_columns_where_rows_would_each_pack_all_of_b():
     vl = 16
-    choose = lambda m, n, k, workers: matmul.slice_columns(m, n, k, 2 * vl, vl, 4, workers)  # noqa: E731
+    choose = lambda m, n, k, workers: matmul_plan.slice_columns(m, n, k, 2 * vl, vl, 4, workers)  # noqa: E731
     assert choose(64, 512, 784, 2) and choose(64, 512, 784, 16)  # x @ w.T of a small batch
     assert choose(10, 512, 64, 2)  # a weight gradient with few rows
     assert not choose(64, 512, 784, 1)  # one thread: nothing to split
@@ -301,7 +301,7 @@ def test_the_weight_gradient_runs_as_a_planned_product():
     (x @ w.t()).relu().sum().backward()
     kernels = run_pipeline([w.grad.node], "simplify,fuse,schedule").kernels
     products = [k for k in kernels if k.reductions() and k.shape == (64, 30, 50)]
-    assert products and all(matmul.plan(k, Renderer(k, "t").split_axis()) is not None for k in products)
+    assert products and all(matmul_plan.plan(k, Renderer(k, "t").split_axis()) is not None for k in products)
 
 
 def mlp_losses(backend: str, steps: int) -> tuple[list, list]:

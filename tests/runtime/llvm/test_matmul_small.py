@@ -1,7 +1,7 @@
-"""Tests for the small-product paths of runtime/llvm/matmul.py: the transposed orientation
-(`_swap_pays`: the smaller factor packed, the other's rows read in place), its epilogue with the
-rows innermost, the pack of an a that runs along m (`_pack_a`) and of a b that runs along k
-(`_transpose`), each against numpy."""
+"""Tests for the small-product paths of runtime/llvm/matmul.py and matmul_plan.py: the transposed
+orientation (`matmul_plan._swap_pays`: the smaller factor packed, the other's rows read in place),
+its epilogue with the rows innermost, the pack of an a that runs along m (`_pack_a`) and of a b
+that runs along k (`_transpose`), each against numpy."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +14,7 @@ from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime import numpy_backend
 from lazytensor.runtime.llvm import backend as llvm_backend
-from lazytensor.runtime.llvm import matmul, threads
+from lazytensor.runtime.llvm import matmul_plan, threads
 from lazytensor.runtime.llvm.renderer import Renderer
 from lt_testing import leaf
 
@@ -40,7 +40,7 @@ def check(got, want):
 def planned(t: lt.Tensor):
     """The matmul plans of the reducing kernels that compute `t` (None where one is not planned)."""
     kernels = run_pipeline([t.node], "simplify,fuse,schedule").kernels
-    return [matmul.plan(k, Renderer(k, "t").split_axis()) for k in kernels if k.reductions()]
+    return [matmul_plan.plan(k, Renderer(k, "t").split_axis()) for k in kernels if k.reductions()]
 
 
 @pytest.fixture(params=["transposed", "straight"])
@@ -49,7 +49,7 @@ def orientation(request, monkeypatch):
     the kernel, not by the plan). Yields whether the plans are transposed."""
     swap = request.param == "transposed"
     monkeypatch.setattr(llvm_backend, "_cache", {})
-    monkeypatch.setattr(matmul, "_swap_pays", lambda *args: swap)
+    monkeypatch.setattr(matmul_plan, "_swap_pays", lambda *args: swap)
     return swap
 
 
@@ -82,7 +82,7 @@ def test_a_small_batch_times_a_big_weight_packs_the_batch(monkeypatch):
 
 
 def test_a_matrix_vector_product_is_never_transposed(monkeypatch):
-    monkeypatch.setattr(matmul, "_swap_pays", lambda *args: True)
+    monkeypatch.setattr(matmul_plan, "_swap_pays", lambda *args: True)
     rng = np.random.default_rng(1)
     x, v = rand((40, 30), np.float32, rng), rand((30, 1), np.float32, rng)
     got = lt.from_numpy(v).t() @ lt.from_numpy(x).t()  # (1, 40): one row, nothing to swap to
@@ -148,7 +148,7 @@ def test_cast_epilogue(orientation, dtype):
     c = leaf(rand((13, 50, 1), dtype, rng))
     out = make(Op.CAST, (make(Op.MAX, (make(Op.ADD, (s, c)), make(Op.MUL, (s, s)))),), dt.float64)
     (k,) = [k for k in run_pipeline([out], "fuse").kernels if k.reductions()]
-    assert transposed(matmul.plan(k, Renderer(k, "t").split_axis())) == orientation
+    assert transposed(matmul_plan.plan(k, Renderer(k, "t").split_axis())) == orientation
     got, = llvm_backend.run([out])
     want, = numpy_backend.run([out])
     np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -185,7 +185,7 @@ def test_transposed_products_match_numpy(m, n, k, batch, first, dtype, seed):
     """Forced transposed, reduced last (x @ W.T) or first (g.T @ x)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(llvm_backend, "_cache", {})
-        mp.setattr(matmul, "_swap_pays", lambda *args: True)
+        mp.setattr(matmul_plan, "_swap_pays", lambda *args: True)
         _transposed_product(m, n, k, batch, first, dtype, seed)
 
 
