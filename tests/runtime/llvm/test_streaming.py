@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from lazytensor import config
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ops import Op, make
 from lazytensor.compiler.passes import run_pipeline
@@ -25,16 +24,9 @@ pytestmark = pytest.mark.skipif(not renderer.STREAMS, reason="streaming stores a
 
 
 @pytest.fixture
-def streaming(monkeypatch):
-    """Every elementwise kernel streams, compiled at O3 as big kernels are (LT_FAST_COMPILE=0);
-    kernels and plans compiled meanwhile are forgotten."""
+def streaming(monkeypatch, fresh_o3_kernels):
+    """Every elementwise kernel streams (compiled at O3, forgotten afterwards)."""
     monkeypatch.setattr(renderer, "STREAM_BYTES", 0)
-    monkeypatch.setattr(llvm_backend, "_cache", {})
-    monkeypatch.setattr(llvm_backend, "_plans", type(llvm_backend._plans)())
-    old = config.get("FAST_COMPILE")
-    config.set(FAST_COMPILE=0)
-    yield
-    config.set(FAST_COMPILE=old)
 
 
 def kernel_ir(out) -> str:

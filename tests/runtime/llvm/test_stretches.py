@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import lazytensor as lt
-from lazytensor import config
 from lazytensor.compiler import dtypes as dt
 from lazytensor.compiler.ops import IndexOutOfBounds, Op, make
 from lazytensor.compiler.passes import run_pipeline
@@ -29,16 +28,9 @@ from test_reduce_blocks import at_offset  # noqa: E402
 
 
 @pytest.fixture
-def stretched(monkeypatch):
-    """Every reduction reads STRETCHES stretches at once, compiled at O3 (LT_FAST_COMPILE=0);
-    kernels and plans compiled meanwhile are forgotten."""
+def stretched(monkeypatch, fresh_o3_kernels):
+    """Every reduction reads STRETCHES stretches at once (compiled at O3, forgotten afterwards)."""
     monkeypatch.setattr(reductions, "STRETCH_BYTES", 0)
-    monkeypatch.setattr(llvm_backend, "_cache", {})
-    monkeypatch.setattr(llvm_backend, "_plans", type(llvm_backend._plans)())
-    old = config.get("FAST_COMPILE")
-    config.set(FAST_COMPILE=0)
-    yield
-    config.set(FAST_COMPILE=old)
 
 
 def kernel_ir(out) -> str:
