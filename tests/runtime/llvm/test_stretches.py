@@ -18,24 +18,18 @@ from lazytensor.compiler.passes import run_pipeline
 from lazytensor.runtime.llvm import backend as llvm_backend
 from lazytensor.runtime.llvm import reductions, threads
 from lazytensor.runtime.llvm.reductions import BLOCK, STRETCHES
-from lazytensor.runtime.llvm.renderer import render
 from lt_testing import leaf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from test_llvm_backend import agree  # noqa: E402
-from test_reduce_blocks import at_offset  # noqa: E402
+from test_reduce_blocks import at_offset, rendered  # noqa: E402
 
 
 @pytest.fixture
 def stretched(monkeypatch, fresh_o3_kernels):
     """Every reduction reads STRETCHES stretches at once (compiled at O3, forgotten afterwards)."""
     monkeypatch.setattr(reductions, "STRETCH_BYTES", 0)
-
-
-def kernel_ir(out) -> str:
-    (k,) = run_pipeline([out], "fuse").kernels
-    return render(k, "k_test").ir
 
 
 def exact_sum(a: np.ndarray, axes: tuple) -> np.ndarray:
@@ -50,16 +44,16 @@ def check_sum(got: np.ndarray, a: np.ndarray, axes: tuple) -> None:
 
 def test_only_big_reductions_read_stretches():
     small = leaf(np.ones((64, 512), np.float32))
-    assert "%acc1" not in kernel_ir(make(Op.SUM, (small,), (1,)))
+    assert "%acc1" not in rendered(make(Op.SUM, (small,), (1,))).ir
     # a 64 MiB source (an expanded row: no memory is needed to render it)
     row = make(Op.RESHAPE, (leaf(np.ones(4096, np.float32)),), (1, 4096))
     big = make(Op.EXPAND, (row,), (4096, 4096))
-    ir = kernel_ir(make(Op.SUM, (big,), (1,)))
+    ir = rendered(make(Op.SUM, (big,), (1,))).ir
     assert f"%acc{STRETCHES - 1} = alloca double" in ir and f"%bacc{STRETCHES - 1}" in ir
 
 
 def test_stretched_ir_reads_rows_side_by_side(stretched):
-    ir = kernel_ir(make(Op.SUM, (leaf(np.ones((8, 300), np.float32)),), (1,)))
+    ir = rendered(make(Op.SUM, (leaf(np.ones((8, 300), np.float32)),), (1,))).ir
     assert ir.count("alloca double") == STRETCHES and ir.count("alloca float") == STRETCHES
     assert "sdiv i64" in ir  # start..end cut into equal runs
 
