@@ -523,6 +523,7 @@ class Renderer:
         self.decls.add("declare void @llvm.x86.sse.sfence()")
         self.emit("call void @llvm.x86.sse.sfence()")
 
+
 def render_module(kernel: Kernel, name: str) -> Rendered:
     """The kernel's module: `@name`, plus `@name_part` and `@name_fin` for a full reduction."""
     main = Renderer(kernel, name)
