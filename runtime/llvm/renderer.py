@@ -31,7 +31,8 @@ from lazytensor.compiler.ir import Node, format_location
 from lazytensor.compiler.kernel import Kernel
 from lazytensor.compiler.ops import ELEMENTWISE, MOVEMENT, REDUCE, REGISTRY
 
-from . import columns, indexing, matmul, matmul_plan, reductions  # noqa: F401 (importing indexing fills its cells)
+# (importing indexing.py fills the registry's cells for view ops)
+from . import columns, indexing, matmul, matmul_plan, reductions  # noqa: F401
 from .lowering import ctype, literal, stype
 
 # An elementwise kernel whose output has at least STREAM_BYTES writes it with non-temporal
@@ -374,8 +375,9 @@ class Renderer:
         kept = [d for d in range(len(shape)) if d not in axes]
         split = self.split_axis()
         streamed = self.streams()
-        # the kept axes before the split one have size 1 (one iteration each)
-        head = kept[:kept.index(split)] if split is not None else kept
+        # the kept axes before the split one have size 1 (one iteration each); `tail`: after it
+        at = kept.index(split) if split is not None else len(kept)
+        head, tail = kept[:at], kept[at + 1:]
         ivs = []
         for d in head:
             ivs.append(self.open_loop(0, shape[d]))
@@ -383,7 +385,6 @@ class Renderer:
             ivs.append(self.open_loop("%start", "%end"))
             self._rows([idx], [], mode)
         elif streamed:
-            tail = kept[kept.index(split) + 1:]
             last = kept[-1]
             for d in [split, *tail][:-1]:
                 iv = self.open_loop("%start" if d == split else 0,
@@ -392,7 +393,6 @@ class Renderer:
                 ivs.append(iv)
             self._streamed_loop(("%start", "%end") if last == split else (0, shape[last]), idx)
         else:
-            tail = kept[kept.index(split) + 1:]
             lo = self._stretched_rows(idx, split, tail, mode)
             iv = self.open_loop(lo, "%end")  # every row, or those left over
             idx[split] = iv
