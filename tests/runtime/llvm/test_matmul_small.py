@@ -4,6 +4,9 @@ its epilogue with the rows innermost, the pack of an a that runs along m (`_pack
 that runs along k (`_transpose`), each against numpy."""
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -18,16 +21,15 @@ from lazytensor.runtime.llvm import matmul_plan, threads
 from lazytensor.runtime.llvm.renderer import Renderer
 from lt_testing import leaf
 
-DTYPES = (np.float32, np.float64, np.int32, np.int64)
+sys.path.insert(0, os.path.dirname(__file__))
+from test_matmul import DTYPES, rand  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("llvm_private_cache")
 
 
-def rand(shape, dtype, rng):
-    return (rng.standard_normal(shape) * 5).astype(dtype)
-
-
 def check(got, want):
+    """test_matmul's check, with the float tolerance scaled by the largest value (test_matmul's
+    products are smaller: its absolute tolerance alone holds there)."""
     if np.issubdtype(want.dtype, np.integer):
         np.testing.assert_array_equal(got, want)
     else:
